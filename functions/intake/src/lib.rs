@@ -1,0 +1,322 @@
+//! Intake: every after-sales request enters here. Customers open cases and read them back;
+//! staff read any case.
+//!
+//! Routes (see `infra/template.yaml`): `POST /cases`, `GET /cases/{id}`, and the API's
+//! `$default` route, which answers unknown paths (404) and wrong methods (405) with the
+//! documented error body.
+
+use aftercare::api::{ApiError, HttpRequest, json_response};
+use aftercare::auth::Role;
+use aftercare::case::{
+    Case, CaseDraft, CaseId, CaseLine, CaseStatus, NewCaseRequest, Priority, Queue, TimelineEntry,
+};
+use aftercare::clock::{Clock, SystemClock};
+use aftercare::config::{self, ConfigError};
+use aftercare::sla::SlaPolicy;
+use aftercare::store::{CaseFile, CaseStore, DynamoCaseStore};
+use aftercare::trigger::Trigger;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
+use chrono::{DateTime, Utc};
+use lambda_runtime::{Error, LambdaEvent};
+use serde::Serialize;
+use serde_json::Value;
+use tracing::Instrument;
+
+/// The intake function's dependencies, built once per Lambda instance.
+pub struct Intake<S, C> {
+    pub cases: S,
+    pub clock: C,
+    pub sla: SlaPolicy,
+}
+
+impl Intake<DynamoCaseStore, SystemClock> {
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let table = config::required("CASES_TABLE")?;
+        let sla = config::sla_policy()?;
+        let aws = config::aws().await;
+        Ok(Intake {
+            cases: DynamoCaseStore::new(aws_sdk_dynamodb::Client::new(&aws), table),
+            clock: SystemClock,
+            sla,
+        })
+    }
+}
+
+/// The Lambda entrypoint: intake answers HTTP API requests only.
+pub async fn handle<S: CaseStore, C: Clock>(
+    intake: &Intake<S, C>,
+    event: LambdaEvent<Value>,
+) -> Result<Value, Error> {
+    let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
+    async move {
+        match Trigger::parse(event.payload)? {
+            Trigger::Http(request) => Ok(serde_json::to_value(respond(intake, &request).await)?),
+            other => Err(format!("intake is wired to HTTP API routes only, not {} events", other.kind()).into()),
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Routes one HTTP API request and always answers: errors become the documented error body.
+pub async fn respond<S: CaseStore, C: Clock>(
+    intake: &Intake<S, C>,
+    request: &ApiGatewayV2httpRequest,
+) -> ApiGatewayV2httpResponse {
+    let http = HttpRequest(request);
+    let result = match http.route_key() {
+        "POST /cases" => open_case(intake, &http).await,
+        "GET /cases/{id}" => get_case(intake, &http).await,
+        _ => Err(ApiError::no_route(http.method(), http.path())),
+    };
+    result.unwrap_or_else(|err| {
+        tracing::info!(status = err.status, code = err.code, "request refused");
+        err.into_response()
+    })
+}
+
+async fn open_case<S: CaseStore, C: Clock>(
+    intake: &Intake<S, C>,
+    http: &HttpRequest<'_>,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let caller = http.caller()?;
+    if caller.role != Role::Customer {
+        return Err(ApiError::forbidden(
+            "Only customers open cases; staff record phone and chat complaints on the customer's behalf later.",
+        ));
+    }
+    let draft = CaseDraft::parse(http.json_body::<NewCaseRequest>()?)?;
+    let now = intake.clock.now();
+    let case = Case::open(draft, &caller.subject, now, &intake.sla);
+    tracing::Span::current().record("case_id", tracing::field::display(case.id));
+    let opened = TimelineEntry {
+        at: now,
+        actor: format!("customer:{}", caller.subject),
+        action: "opened".into(),
+        note: None,
+    };
+    intake.cases.open_case(&case, &opened).await?;
+    tracing::info!(queue = ?case.queue, priority = ?case.priority, "case opened");
+    let file = CaseFile {
+        case,
+        timeline: vec![opened],
+    };
+    let mut response = json_response(201, &CaseView::from(&file));
+    if let Ok(location) = format!("/cases/{}", file.case.id).parse() {
+        response.headers.insert("location", location);
+    }
+    Ok(response)
+}
+
+async fn get_case<S: CaseStore, C: Clock>(
+    intake: &Intake<S, C>,
+    http: &HttpRequest<'_>,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let caller = http.caller()?;
+    // An id that cannot exist is answered like one that does not: nothing to probe.
+    let id: CaseId = http
+        .path_param("id")?
+        .parse()
+        .map_err(|_| ApiError::not_found("case"))?;
+    tracing::Span::current().record("case_id", tracing::field::display(id));
+    let file = intake
+        .cases
+        .case_file(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    // Another customer's case is answered as missing, not forbidden: its existence is private.
+    if !caller.may_see_case_of(&file.case.customer_id) {
+        return Err(ApiError::not_found("case"));
+    }
+    Ok(json_response(200, &CaseView::from(&file)))
+}
+
+/// A case as the API shows it.
+#[derive(Debug, Serialize)]
+pub struct CaseView<'a> {
+    pub id: String,
+    pub status: CaseStatus,
+    pub queue: Queue,
+    pub priority: Priority,
+    pub customer_id: &'a str,
+    pub order_id: &'a str,
+    pub lines: &'a [CaseLine],
+    pub description: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub opened: Option<bool>,
+    pub opened_at: DateTime<Utc>,
+    pub sla: SlaView,
+    pub timeline: &'a [TimelineEntry],
+    pub version: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlaView {
+    pub first_response_due: DateTime<Utc>,
+    pub resolution_due: DateTime<Utc>,
+    /// The deadline being watched now; absent while the clock is paused or stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_due: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&'a CaseFile> for CaseView<'a> {
+    fn from(file: &'a CaseFile) -> Self {
+        let case = &file.case;
+        CaseView {
+            id: case.id.to_string(),
+            status: case.status,
+            queue: case.queue,
+            priority: case.priority,
+            customer_id: &case.customer_id,
+            order_id: case.order_id.as_str(),
+            lines: &case.lines,
+            description: case.description.as_str(),
+            opened: case.opened,
+            opened_at: case.opened_at,
+            sla: SlaView {
+                first_response_due: case.sla.first_response_due,
+                resolution_due: case.sla.resolution_due,
+                next_due: case.next_sla_deadline(),
+            },
+            timeline: &file.timeline,
+            version: case.version,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! Handler tests: parsing, authorisation and answers, with an in-memory case store standing
+    //! in for DynamoDB. The end-to-end suite runs the same paths against the real binary.
+
+    use super::*;
+    use aftercare::clock::FixedClock;
+    use aftercare::store::StoreError;
+    use aws_lambda_events::encodings::Body;
+    use chrono::TimeZone;
+    use serde_json::json;
+    use std::sync::Mutex;
+
+    #[derive(Default)]
+    struct MemoryCases(Mutex<Vec<CaseFile>>);
+
+    impl CaseStore for MemoryCases {
+        async fn open_case(&self, case: &Case, first: &TimelineEntry) -> Result<(), StoreError> {
+            let mut cases = self.0.lock().unwrap();
+            if cases.iter().any(|f| f.case.id == case.id) {
+                return Err(StoreError::Conflict);
+            }
+            cases.push(CaseFile { case: case.clone(), timeline: vec![first.clone()] });
+            Ok(())
+        }
+        async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
+            Ok(self.0.lock().unwrap().iter().find(|f| f.case.id == *id).cloned())
+        }
+    }
+
+    fn intake() -> Intake<MemoryCases, FixedClock> {
+        Intake {
+            cases: MemoryCases::default(),
+            clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
+            sla: SlaPolicy::default(),
+        }
+    }
+
+    fn request(route: &str, path: &str, claims: Option<(&str, &str)>, body: Option<&str>) -> ApiGatewayV2httpRequest {
+        let (method, _) = route.split_once(' ').unwrap_or(("GET", ""));
+        let mut context = json!({
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
+            "routeKey": route, "stage": "$default", "requestId": "r", "timeEpoch": 0
+        });
+        if let Some((sub, role)) = claims {
+            context["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "role": role}, "scopes": null}});
+        }
+        let id = path.rsplit('/').next().unwrap_or("");
+        serde_json::from_value(json!({
+            "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json"},
+            "pathParameters": if route.contains("{id}") { json!({"id": id}) } else { json!(null) },
+            "requestContext": context, "body": body, "isBase64Encoded": false
+        }))
+        .unwrap()
+    }
+
+    fn body(response: &ApiGatewayV2httpResponse) -> Value {
+        match &response.body {
+            Some(Body::Text(text)) => serde_json::from_str(text).unwrap(),
+            other => panic!("expected a text body, got {other:?}"),
+        }
+    }
+
+    const LEAK: &str = r#"{"order_id":"1001","lines":[{"sku":"SERUM-30","quantity":1}],"description":"精华液瓶子漏了"}"#;
+
+    #[tokio::test]
+    async fn a_customer_opens_a_case_with_its_sla_clock() {
+        let intake = intake();
+        let response = respond(&intake, &request("POST /cases", "/cases", Some(("c-1", "customer")), Some(LEAK))).await;
+        assert_eq!(response.status_code, 201);
+        let case = body(&response);
+        assert_eq!(case["status"], "new");
+        assert_eq!(case["customer_id"], "c-1");
+        assert_eq!(case["sla"]["first_response_due"], "2026-11-11T01:05:00Z");
+        assert_eq!(case["sla"]["resolution_due"], "2026-11-12T00:05:00Z");
+        assert_eq!(case["timeline"][0]["action"], "opened");
+        assert_eq!(response.headers["location"], format!("/cases/{}", case["id"].as_str().unwrap()));
+        assert_eq!(intake.cases.0.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_refused_and_nothing_is_written() {
+        let intake = intake();
+        let customer = Some(("c-1", "customer"));
+        let cases = [
+            (Some("{"), 400, "malformed_json"),
+            (Some(r#"{"order_id":"1"}"#), 400, "invalid_request"),
+            (Some(r#"{"order_id":"1","lines":[{"sku":"A","quantity":1}],"description":"x","extra":1}"#), 400, "invalid_request"),
+            (Some(r#"{"order_id":"1","lines":[],"description":"x"}"#), 422, "validation_failed"),
+            (None, 400, "missing_body"),
+        ];
+        for (payload, status, code) in cases {
+            let response = respond(&intake, &request("POST /cases", "/cases", customer, payload)).await;
+            assert_eq!(response.status_code, status, "{payload:?}");
+            assert_eq!(body(&response)["error"]["code"], code, "{payload:?}");
+        }
+        assert!(intake.cases.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_customers_open_cases() {
+        let intake = intake();
+        let response = respond(&intake, &request("POST /cases", "/cases", Some(("a-1", "agent")), Some(LEAK))).await;
+        assert_eq!(response.status_code, 403);
+        let response = respond(&intake, &request("POST /cases", "/cases", None, Some(LEAK))).await;
+        assert_eq!(response.status_code, 401);
+        assert!(intake.cases.0.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_case_is_visible_to_its_owner_and_staff_only() {
+        let intake = intake();
+        let created = respond(&intake, &request("POST /cases", "/cases", Some(("c-1", "customer")), Some(LEAK))).await;
+        let path = format!("/cases/{}", body(&created)["id"].as_str().unwrap());
+        let get = |who| request("GET /cases/{id}", &path, Some(who), None);
+        assert_eq!(respond(&intake, &get(("c-1", "customer"))).await.status_code, 200);
+        assert_eq!(respond(&intake, &get(("a-7", "agent"))).await.status_code, 200);
+        let other = respond(&intake, &get(("c-2", "customer"))).await;
+        assert_eq!((other.status_code, body(&other)["error"]["code"].clone()), (404, json!("not_found")));
+        assert_eq!(respond(&intake, &get(("f-1", "finance"))).await.status_code, 404);
+        let garbage = request("GET /cases/{id}", "/cases/not-an-id", Some(("c-1", "customer")), None);
+        assert_eq!(respond(&intake, &garbage).await.status_code, 404);
+    }
+
+    #[tokio::test]
+    async fn the_default_route_answers_unknown_paths_and_methods() {
+        let intake = intake();
+        let unknown = respond(&intake, &request("$default", "/nowhere", None, None)).await;
+        assert_eq!((unknown.status_code, body(&unknown)["error"]["code"].clone()), (404, json!("route_not_found")));
+        let mut wrong = request("$default", "/cases", None, None);
+        wrong.request_context.http.method = aws_lambda_events::http::Method::DELETE;
+        let wrong = respond(&intake, &wrong).await;
+        assert_eq!((wrong.status_code, body(&wrong)["error"]["code"].clone()), (405, json!("method_not_allowed")));
+    }
+}

@@ -1,0 +1,183 @@
+//! `twin`: the local twin's command line. See `make help`.
+//!
+//! - `twin up [--params "Name=Value ..."]`: moto_server, the stack, the API on `PORT` (3000).
+//! - `twin token --role ROLE --sub ID [--ttl SECONDS]`: a bearer token the twin accepts.
+//! - `twin sweep`: fires the SLA escalation schedule of the running twin once, now.
+//! - `twin invoke FUNCTION EVENT.json`: invokes a function of the running twin with an event.
+//! - `twin status`: what the running twin emulates.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use aftercare_twin::lambda::LogSink;
+use aftercare_twin::stack::Stack;
+use aftercare_twin::template::Template;
+use aftercare_twin::{Twin, TwinOptions};
+use serde_json::{Value, json};
+
+const STATE_FILE: &str = "twin.json";
+
+fn env_or(name: &str, default: &str) -> String {
+    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+}
+
+fn state_dir() -> PathBuf {
+    PathBuf::from(env_or("TWIN_STATE_DIR", ".local"))
+}
+
+fn template_path() -> PathBuf {
+    PathBuf::from(env_or("TWIN_TEMPLATE", "infra/template.yaml"))
+}
+
+fn port(name: &str, default: u16) -> Result<u16, String> {
+    env_or(name, &default.to_string()).parse().map_err(|_| format!("{name} must be a port number"))
+}
+
+/// `Name=Value` pairs separated by spaces, as `sam deploy --parameter-overrides` takes them.
+fn parse_params(raw: &str) -> Result<Vec<(String, String)>, String> {
+    raw.split_whitespace()
+        .map(|pair| {
+            pair.split_once('=')
+                .filter(|(k, _)| !k.is_empty())
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .ok_or_else(|| format!("parameter override {pair:?} is not Name=Value"))
+        })
+        .collect()
+}
+
+fn flag(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+}
+
+fn params(args: &[String]) -> Result<Vec<(String, String)>, String> {
+    parse_params(&flag(args, "--params").unwrap_or_else(|| env_or("PARAMS", "")))
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("up") => up(&args).await,
+        Some("token") => token(&args),
+        Some("sweep") => control("POST", "/schedules/SlaEscalationFunction/fire", None),
+        Some("invoke") => invoke(&args),
+        Some("status") => control("GET", "/status", None),
+        _ => Err("usage: twin up [--params \"Name=Value ...\"] | token --role ROLE --sub ID [--ttl SECONDS] | sweep | invoke FUNCTION EVENT.json | status".into()),
+    };
+    if let Err(message) = result {
+        eprintln!("twin: {message}");
+        std::process::exit(1);
+    }
+}
+
+async fn up(args: &[String]) -> Result<(), String> {
+    tracing_subscriber::fmt().with_env_filter(env_or("TWIN_LOG", "info")).with_target(false).init();
+    let options = TwinOptions {
+        template: template_path(),
+        stack_name: "aftercare-local".into(),
+        parameter_overrides: params(args)?,
+        api_port: port("PORT", 3000)?,
+        control_port: port("TWIN_CONTROL_PORT", 3001)?,
+        moto_port: port("MOTO_PORT", 0)?,
+        moto_program: PathBuf::from(env_or("MOTO_SERVER", ".venv/bin/moto_server")),
+        bin_dir: PathBuf::from(env_or("TWIN_BIN_DIR", "target/debug")),
+        state_dir: state_dir(),
+        logs: LogSink::Console,
+        max_concurrency: env_or("TWIN_CONCURRENCY", "8").parse().map_err(|_| "TWIN_CONCURRENCY must be a number")?,
+        run_schedules: true,
+    };
+    let twin = Twin::start(options).await.map_err(|e| e.to_string())?;
+    let state = json!({"api_url": twin.api_url, "control_url": twin.control_url, "moto_endpoint": twin.moto_endpoint, "pid": std::process::id()});
+    std::fs::write(state_dir().join(STATE_FILE), state.to_string()).map_err(|e| e.to_string())?;
+    let stack = &twin.stack;
+    eprintln!("\nAftercare local twin");
+    eprintln!("  API        {}   (routes: {})", twin.api_url, stack.routes.iter().map(|r| r.key()).collect::<Vec<_>>().join(", "));
+    eprintln!("  emulator   {}   (moto_server: {} tables, {} queues, {} bucket)", twin.moto_endpoint, stack.tables.len(), stack.queues.len(), stack.buckets.len());
+    for s in &stack.schedules {
+        eprintln!("  schedule   {} {} -> {}   (`make sweep` fires it now)", s.name, s.expression, s.function);
+    }
+    eprintln!("  not emulated: {}", stack.not_emulated.join(", "));
+    eprintln!("  token      make token ROLE=customer SUB=c-1\nCtrl-C stops everything.\n");
+
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+    eprintln!("twin: stopping");
+    let _ = std::fs::remove_file(state_dir().join(STATE_FILE));
+    twin.stop().await;
+    Ok(())
+}
+
+fn token(args: &[String]) -> Result<(), String> {
+    let role = flag(args, "--role").ok_or("--role is required (customer, agent, expert, supervisor or finance)")?;
+    if !["customer", "agent", "expert", "supervisor", "finance"].contains(&role.as_str()) {
+        return Err(format!("unknown role {role:?}: use customer, agent, expert, supervisor or finance"));
+    }
+    let sub = flag(args, "--sub").filter(|s| !s.is_empty()).ok_or("--sub is required (the customer or staff id)")?;
+    let ttl: i64 = flag(args, "--ttl").unwrap_or_else(|| "3600".into()).parse().map_err(|_| "--ttl takes seconds")?;
+    let template = Template::load(&template_path(), "aftercare-local", &params(args)?, "http://127.0.0.1").map_err(|e| e.to_string())?;
+    let stack = Stack::from_template(template).map_err(|e| e.to_string())?;
+    let authorizer = stack.authorizer.ok_or("the template's HTTP API has no JWT authorizer")?;
+    let key = aftercare_twin::jwt::SigningKey::load_or_create(&state_dir()).map_err(|e| e.to_string())?;
+    println!("{}", key.token(&authorizer, &sub, &role, ttl).map_err(|e| e.to_string())?);
+    Ok(())
+}
+
+fn invoke(args: &[String]) -> Result<(), String> {
+    let (Some(function), Some(file)) = (args.get(1), args.get(2)) else {
+        return Err("usage: twin invoke FUNCTION EVENT.json (FUNCTION as the template names it, e.g. IntakeFunction)".into());
+    };
+    let event = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    control("POST", &format!("/functions/{function}/invoke"), Some(&event))
+}
+
+/// Calls the running twin's control endpoint and prints its JSON answer.
+fn control(method: &str, path: &str, body: Option<&str>) -> Result<(), String> {
+    let state = std::fs::read_to_string(state_dir().join(STATE_FILE))
+        .map_err(|_| "no twin is running here: start one with `make dev`".to_owned())?;
+    let state: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
+    let url = state["control_url"].as_str().ok_or("the state file names no control URL")?;
+    let address = url.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address)
+        .map_err(|_| "the twin is not answering: is `make dev` still running?".to_owned())?;
+    stream.set_read_timeout(Some(Duration::from_secs(120))).map_err(|e| e.to_string())?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .map_err(|e| e.to_string())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let ok = head.starts_with("HTTP/1.1 2");
+    let pretty = serde_json::from_str::<Value>(payload)
+        .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
+        .unwrap_or_else(|_| payload.to_owned());
+    if ok {
+        println!("{pretty}");
+        Ok(())
+    } else {
+        Err(pretty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_parameter_overrides_like_sam() {
+        assert_eq!(
+            parse_params("SlaNormalFirstResponseMinutes=1  QueueMaxReceiveCount=2").unwrap(),
+            vec![("SlaNormalFirstResponseMinutes".into(), "1".into()), ("QueueMaxReceiveCount".into(), "2".into())]
+        );
+        assert!(parse_params("").unwrap().is_empty());
+        assert!(parse_params("NoEquals").is_err());
+        assert!(parse_params("=1").is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! Aftercare's domain crate.
+//!
+//! - Pure rules, no I/O: [`case`], [`sla`], [`auth`] (who may do what).
+//! - The edge every function shares: [`api`] (API Gateway HTTP API requests and error bodies),
+//!   [`trigger`] (which AWS event a function was invoked with), [`telemetry`].
+//! - Ports and their AWS adapters: [`store`]; [`config`] reads what the template gives a function.
+//!
+//! Data flows one way: trigger -> entrypoint (parse, authorise) -> domain decision -> adapter
+//! writes -> response. Domain modules never see an SDK type; adapters never decide policy.
+
+pub mod api;
+pub mod auth;
+pub mod case;
+pub mod clock;
+pub mod config;
+pub mod sla;
+pub mod store;
+pub mod telemetry;
+pub mod trigger;

@@ -1,0 +1,339 @@
+//! Cases and their timelines in the cases table.
+//!
+//! Layout (table `CasesTable` in `infra/template.yaml`):
+//! - key `case_id` + `entry`: `entry = "case"` is the case itself, `entry = "timeline#<ulid>"`
+//!   one timeline entry, so one Query returns a case with its whole history;
+//! - index `cases-by-customer` (`customer_id`, `case_id`): a customer's cases, newest first
+//!   (case ids are ULIDs);
+//! - index `cases-by-queue` (`queue`, `queue_rank`): a work queue, most urgent and oldest due
+//!   first; only open cases carry `queue_rank`, so closed ones leave the index;
+//! - index `sla-timers-due` (`sla_shard`, `sla_due_at`): running SLA clocks by next deadline,
+//!   written across [`crate::sla::TIMER_SHARDS`] shards; a stopped clock removes the attributes.
+
+use std::future::Future;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use ulid::Ulid;
+
+use super::StoreError;
+use super::dynamo::{corrupt, store_error};
+use crate::case::{
+    Case, CaseId, CaseLine, CaseStatus, Description, OrderId, Priority, Queue, TimelineEntry,
+};
+use crate::clock::rfc3339;
+use crate::sla::{SlaDeadlines, TIMER_SHARDS, timer_shard};
+
+const CASE_ENTRY: &str = "case";
+const TIMELINE_PREFIX: &str = "timeline#";
+
+/// A case with its timeline, oldest entry first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFile {
+    pub case: Case,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+/// A running SLA clock whose next deadline has passed, as the timer index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueTimer {
+    pub case_id: CaseId,
+    pub due_at: DateTime<Utc>,
+}
+
+/// The SLA timer index: running clocks by next deadline.
+pub trait SlaTimerIndex: Send + Sync {
+    /// Timers due at or before `now`, oldest first within each shard, at most `limit_per_shard`
+    /// from each. One Query per shard: the cost follows the number due, not the number stored.
+    fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit_per_shard: i32,
+    ) -> impl Future<Output = Result<Vec<DueTimer>, StoreError>> + Send;
+}
+
+/// Where cases live.
+pub trait CaseStore: Send + Sync {
+    /// Stores a newly opened case and its first timeline entry, atomically; `Conflict` if a case
+    /// with that id exists.
+    fn open_case(
+        &self,
+        case: &Case,
+        first_entry: &TimelineEntry,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The case with its timeline, or `None`.
+    fn case_file(
+        &self,
+        id: &CaseId,
+    ) -> impl Future<Output = Result<Option<CaseFile>, StoreError>> + Send;
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoCaseStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoCaseStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoCaseStore {
+            client,
+            table: table.into(),
+        }
+    }
+}
+
+/// The stored shape of a case; separate from [`Case`] so storage can evolve on its own.
+#[derive(Debug, Serialize, Deserialize)]
+struct CaseItem {
+    case_id: String,
+    entry: String,
+    customer_id: String,
+    order_id: OrderId,
+    lines: Vec<CaseLine>,
+    description: Description,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    opened: Option<bool>,
+    status: CaseStatus,
+    queue: Queue,
+    priority: Priority,
+    opened_at: DateTime<Utc>,
+    first_response_due: DateTime<Utc>,
+    resolution_due: DateTime<Utc>,
+    version: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    queue_rank: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sla_shard: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sla_due_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct TimelineItem {
+    case_id: String,
+    entry: String,
+    #[serde(flatten)]
+    timeline: TimelineEntry,
+}
+
+/// The sort key of the work-queue index: urgent first, then by the deadline that is due next.
+fn queue_rank(case: &Case, due: DateTime<Utc>) -> String {
+    let urgency = match case.priority {
+        Priority::Urgent => 0,
+        Priority::Normal => 1,
+    };
+    format!("{urgency}#{}#{}", rfc3339(due), case.id)
+}
+
+impl From<&Case> for CaseItem {
+    fn from(case: &Case) -> Self {
+        let next_due = case.next_sla_deadline();
+        let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
+        CaseItem {
+            case_id: case.id.to_string(),
+            entry: CASE_ENTRY.to_owned(),
+            customer_id: case.customer_id.clone(),
+            order_id: case.order_id.clone(),
+            lines: case.lines.clone(),
+            description: case.description.clone(),
+            opened: case.opened,
+            status: case.status,
+            queue: case.queue,
+            priority: case.priority,
+            opened_at: case.opened_at,
+            first_response_due: case.sla.first_response_due,
+            resolution_due: case.sla.resolution_due,
+            version: case.version,
+            queue_rank: open.then(|| queue_rank(case, next_due.unwrap_or(case.sla.resolution_due))),
+            sla_shard: next_due.map(|_| format!("{:02}", timer_shard(&case.id))),
+            sla_due_at: next_due.map(rfc3339),
+        }
+    }
+}
+
+impl TryFrom<CaseItem> for Case {
+    type Error = StoreError;
+    fn try_from(item: CaseItem) -> Result<Self, StoreError> {
+        Ok(Case {
+            id: item.case_id.parse().map_err(corrupt)?,
+            customer_id: item.customer_id,
+            order_id: item.order_id,
+            lines: item.lines,
+            description: item.description,
+            opened: item.opened,
+            status: item.status,
+            queue: item.queue,
+            priority: item.priority,
+            opened_at: item.opened_at,
+            sla: SlaDeadlines {
+                first_response_due: item.first_response_due,
+                resolution_due: item.resolution_due,
+            },
+            version: item.version,
+        })
+    }
+}
+
+fn timeline_put(table: &str, case: &CaseId, entry: &TimelineEntry) -> Result<Put, StoreError> {
+    let item = TimelineItem {
+        case_id: case.to_string(),
+        entry: format!("{TIMELINE_PREFIX}{}", Ulid::from_datetime(entry.at.into())),
+        timeline: entry.clone(),
+    };
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
+        .condition_expression("attribute_not_exists(case_id)")
+        .build()
+        .map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+impl CaseStore for DynamoCaseStore {
+    async fn open_case(&self, case: &Case, first_entry: &TimelineEntry) -> Result<(), StoreError> {
+        let case_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?))
+            .condition_expression("attribute_not_exists(case_id)")
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(case_put).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(timeline_put(&self.table, &case.id, first_entry)?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
+        let mut case = None;
+        let mut timeline = Vec::new();
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("case_id = :id")
+            .expression_attribute_values(":id", AttributeValue::S(id.to_string()))
+            .consistent_read(true)
+            .into_paginator()
+            .items()
+            .send();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(store_error)?;
+            let entry = item.get("entry").and_then(|v| v.as_s().ok()).cloned();
+            match entry.as_deref() {
+                Some(CASE_ENTRY) => {
+                    let stored: CaseItem = serde_dynamo::from_item(item).map_err(corrupt)?;
+                    case = Some(Case::try_from(stored)?);
+                }
+                Some(e) if e.starts_with(TIMELINE_PREFIX) => {
+                    let stored: TimelineItem = serde_dynamo::from_item(item).map_err(corrupt)?;
+                    timeline.push(stored.timeline);
+                }
+                // Entries of later features (photos, ...) are read by their own adapters.
+                _ => {}
+            }
+        }
+        Ok(case.map(|case| CaseFile { case, timeline }))
+    }
+}
+
+impl SlaTimerIndex for DynamoCaseStore {
+    async fn due_timers(
+        &self,
+        now: DateTime<Utc>,
+        limit_per_shard: i32,
+    ) -> Result<Vec<DueTimer>, StoreError> {
+        let mut due = Vec::new();
+        for shard in 0..TIMER_SHARDS {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name("sla-timers-due")
+                .key_condition_expression("sla_shard = :shard AND sla_due_at <= :now")
+                .expression_attribute_values(":shard", AttributeValue::S(format!("{shard:02}")))
+                .expression_attribute_values(":now", AttributeValue::S(rfc3339(now)))
+                .scan_index_forward(true)
+                .limit(limit_per_shard)
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items.unwrap_or_default() {
+                let case_id = item.get("case_id").and_then(|v| v.as_s().ok());
+                let due_at = item.get("sla_due_at").and_then(|v| v.as_s().ok());
+                let (Some(case_id), Some(due_at)) = (case_id, due_at) else {
+                    return Err(corrupt("a timer index entry lacks case_id or sla_due_at"));
+                };
+                due.push(DueTimer {
+                    case_id: case_id.parse().map_err(corrupt)?,
+                    due_at: DateTime::parse_from_rfc3339(due_at).map_err(corrupt)?.to_utc(),
+                });
+            }
+        }
+        due.sort_by_key(|timer| timer.due_at);
+        Ok(due)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{CaseDraft, NewCaseLine, NewCaseRequest};
+    use crate::sla::SlaPolicy;
+    use chrono::TimeZone;
+
+    fn case(status: CaseStatus) -> Case {
+        let draft = CaseDraft::parse(NewCaseRequest {
+            order_id: "1001".into(),
+            lines: vec![NewCaseLine { sku: "SERUM-30".into(), quantity: 1 }],
+            description: "leaking".into(),
+            opened: None,
+        })
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 11, 8, 0, 0).unwrap();
+        let mut case = Case::open(draft, "c-1", now, &SlaPolicy::default());
+        case.status = status;
+        case
+    }
+
+    #[test]
+    fn a_running_clock_is_in_the_timer_index_and_the_queue() {
+        let item = CaseItem::from(&case(CaseStatus::New));
+        assert_eq!(item.sla_due_at.as_deref(), Some("2026-11-11T09:00:00.000Z"));
+        assert_eq!(item.sla_shard.as_ref().map(String::len), Some(2));
+        assert!(item.queue_rank.unwrap().starts_with("1#2026-11-11T09:00:00.000Z#"));
+    }
+
+    #[test]
+    fn a_paused_clock_leaves_the_timer_index_but_not_the_queue() {
+        let item = CaseItem::from(&case(CaseStatus::WaitingOnCustomer));
+        assert_eq!(item.sla_due_at, None);
+        assert_eq!(item.sla_shard, None);
+        assert!(item.queue_rank.is_some());
+    }
+
+    #[test]
+    fn a_closed_case_leaves_both_indexes() {
+        let item = CaseItem::from(&case(CaseStatus::Closed));
+        assert_eq!((item.sla_due_at, item.queue_rank), (None, None));
+    }
+
+    #[test]
+    fn case_items_round_trip() {
+        let original = case(CaseStatus::InProgress);
+        let item: std::collections::HashMap<String, AttributeValue> =
+            serde_dynamo::to_item(CaseItem::from(&original)).unwrap();
+        let back: CaseItem = serde_dynamo::from_item(item).unwrap();
+        assert_eq!(Case::try_from(back).unwrap(), original);
+    }
+}

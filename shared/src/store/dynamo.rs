@@ -1,0 +1,50 @@
+//! What the DynamoDB adapters share: mapping SDK errors onto [`StoreError`].
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+use super::StoreError;
+
+/// Error codes that mean "try again later" rather than "this request is wrong".
+const RETRYABLE_CODES: &[&str] = &[
+    "ProvisionedThroughputExceededException",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "TransactionInProgressException",
+];
+
+pub(crate) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            let code = inner.code().unwrap_or("Unknown");
+            let message = inner.message().unwrap_or("");
+            if code == "ConditionalCheckFailedException"
+                || (code == "TransactionCanceledException"
+                    && message.contains("ConditionalCheckFailed"))
+            {
+                StoreError::Conflict
+            } else if RETRYABLE_CODES.contains(&code)
+                || (code == "TransactionCanceledException"
+                    && (message.contains("TransactionConflict") || message.contains("Throttling")))
+            {
+                StoreError::Unavailable(format!("{code}: {message}"))
+            } else {
+                StoreError::Rejected(format!("{code}: {message}"))
+            }
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
+            StoreError::Unavailable(format!("{err:?}"))
+        }
+        _ => StoreError::Rejected(format!("{err:?}")),
+    }
+}
+
+pub(crate) fn corrupt(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(err.to_string())
+}

@@ -1,0 +1,29 @@
+//! Ports (what the domain needs stored) and their DynamoDB adapters.
+//!
+//! Each port is a trait the handlers are generic over; each adapter hides the SDK entirely and
+//! maps its errors onto [`StoreError`]. Every read is a GetItem or a Query on a key or index
+//! designed for it, every state change a conditional write.
+
+mod cases;
+mod dynamo;
+mod refunds;
+
+pub use cases::{CaseFile, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
+pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
+
+/// What can go wrong when reading or writing the store, in the terms a handler acts on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A conditional write found the item changed (or already there).
+    #[error("the item was changed concurrently or already exists")]
+    Conflict,
+    /// Throttled, timed out or unreachable: retrying later may succeed.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// The store refused the request itself: a bug or a misconfiguration.
+    #[error("the store refused the request: {0}")]
+    Rejected(String),
+    /// An item in the store does not have the shape we wrote.
+    #[error("a stored item is unreadable: {0}")]
+    Corrupt(String),
+}
