@@ -22,11 +22,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Every route of the HTTP API, as the template declares it (`METHOD /path/{param}`). The
 /// catch-all `$default` route uses it to tell "no such path" (404) from "wrong method" (405);
 /// a test keeps it equal to the template's routes.
-pub const ROUTES: &[&str] = &[
-    "POST /cases",
-    "GET /cases/{id}",
-    "GET /refunds",
-];
+pub const ROUTES: &[&str] = &["POST /cases", "GET /cases/{id}", "GET /refunds"];
 
 /// A refusal, with the HTTP status and the machine-readable code a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -75,12 +71,19 @@ impl ApiError {
             .map(|(route_method, _)| route_method)
             .collect();
         if allowed.is_empty() {
-            ApiError::new(404, "route_not_found", format!("There is no route {method} {path}."))
+            ApiError::new(
+                404,
+                "route_not_found",
+                format!("There is no route {method} {path}."),
+            )
         } else {
             ApiError::new(
                 405,
                 "method_not_allowed",
-                format!("{path} does not accept {method}; it accepts {}.", allowed.join(", ")),
+                format!(
+                    "{path} does not accept {method}; it accepts {}.",
+                    allowed.join(", ")
+                ),
             )
         }
     }
@@ -207,7 +210,9 @@ impl<'a> HttpRequest<'a> {
             .path_parameters
             .get(name)
             .map(String::as_str)
-            .ok_or_else(|| ApiError::new(400, "missing_parameter", format!("The path needs {name}.")))
+            .ok_or_else(|| {
+                ApiError::new(400, "missing_parameter", format!("The path needs {name}."))
+            })
     }
 
     pub fn header(&self, name: &str) -> Option<&'a str> {
@@ -238,7 +243,9 @@ impl<'a> HttpRequest<'a> {
         let bytes = if self.0.is_base64_encoded {
             base64::engine::general_purpose::STANDARD
                 .decode(raw)
-                .map_err(|_| ApiError::new(400, "malformed_body", "The body is not valid base64."))?
+                .map_err(|_| {
+                    ApiError::new(400, "malformed_body", "The body is not valid base64.")
+                })?
         } else {
             raw.as_bytes().to_vec()
         };
@@ -269,13 +276,23 @@ impl<'a> HttpRequest<'a> {
         }
         let bytes = self.body_bytes()?;
         if bytes.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::new(400, "missing_body", "The request needs a JSON body."));
+            return Err(ApiError::new(
+                400,
+                "missing_body",
+                "The request needs a JSON body.",
+            ));
         }
         serde_json::from_slice(&bytes).map_err(|err| match err.classify() {
-            serde_json::error::Category::Data => {
-                ApiError::new(400, "invalid_request", format!("The body does not fit: {err}."))
-            }
-            _ => ApiError::new(400, "malformed_json", format!("The body is not valid JSON: {err}.")),
+            serde_json::error::Category::Data => ApiError::new(
+                400,
+                "invalid_request",
+                format!("The body does not fit: {err}."),
+            ),
+            _ => ApiError::new(
+                400,
+                "malformed_json",
+                format!("The body is not valid JSON: {err}."),
+            ),
         })
     }
 }
@@ -286,7 +303,11 @@ mod tests {
     use serde::Deserialize;
     use serde_json::json;
 
-    fn request(headers: serde_json::Value, body: Option<&str>, base64: bool) -> ApiGatewayV2httpRequest {
+    fn request(
+        headers: serde_json::Value,
+        body: Option<&str>,
+        base64: bool,
+    ) -> ApiGatewayV2httpRequest {
         serde_json::from_value(json!({
             "version": "2.0",
             "routeKey": "POST /cases",
@@ -316,7 +337,8 @@ mod tests {
         HttpRequest(&request(headers, body, false)).json_body()
     }
 
-    const JSON: fn() -> serde_json::Value = || json!({"content-type": "application/json; charset=utf-8"});
+    const JSON: fn() -> serde_json::Value =
+        || json!({"content-type": "application/json; charset=utf-8"});
 
     #[test]
     fn reads_a_json_body() {
@@ -326,12 +348,18 @@ mod tests {
     #[test]
     fn refuses_each_kind_of_bad_body_with_its_code() {
         let code = |h, b| parse(h, b).unwrap_err().code;
-        assert_eq!(code(json!({"content-type": "text/plain"}), Some("{}")), "unsupported_media_type");
+        assert_eq!(
+            code(json!({"content-type": "text/plain"}), Some("{}")),
+            "unsupported_media_type"
+        );
         assert_eq!(code(json!({}), Some("{}")), "unsupported_media_type");
         assert_eq!(code(JSON(), None), "missing_body");
         assert_eq!(code(JSON(), Some("{\"name\":")), "malformed_json");
         assert_eq!(code(JSON(), Some("{}")), "invalid_request");
-        assert_eq!(code(JSON(), Some(r#"{"name":"a","admin":true}"#)), "invalid_request");
+        assert_eq!(
+            code(JSON(), Some(r#"{"name":"a","admin":true}"#)),
+            "invalid_request"
+        );
         let big = format!(r#"{{"name":"{}"}}"#, "a".repeat(MAX_BODY_BYTES));
         let err = parse(JSON(), Some(&big)).unwrap_err();
         assert_eq!((err.status, err.code), (413, "payload_too_large"));
@@ -343,14 +371,19 @@ mod tests {
         let req = request(JSON(), Some(&encoded), true);
         assert_eq!(HttpRequest(&req).json_body::<Sample>().unwrap().name, "b");
         let bad = request(JSON(), Some("%%%"), true);
-        assert_eq!(HttpRequest(&bad).json_body::<Sample>().unwrap_err().code, "malformed_body");
+        assert_eq!(
+            HttpRequest(&bad).json_body::<Sample>().unwrap_err().code,
+            "malformed_body"
+        );
     }
 
     #[test]
     fn error_body_has_the_documented_shape() {
         let response = ApiError::not_found("case").into_response();
         assert_eq!(response.status_code, 404);
-        let Some(Body::Text(text)) = response.body else { panic!("text body") };
+        let Some(Body::Text(text)) = response.body else {
+            panic!("text body")
+        };
         let body: serde_json::Value = serde_json::from_str(&text).unwrap();
         assert_eq!(body["error"]["code"], "not_found");
         assert!(body["error"]["message"].as_str().unwrap().ends_with('.'));

@@ -131,14 +131,32 @@ mod tests {
 
     #[test]
     fn only_owner_and_case_staff_see_a_case() {
-        let owner = Caller { subject: "c-1".into(), role: Role::Customer };
-        let other = Caller { subject: "c-2".into(), role: Role::Customer };
-        let finance = Caller { subject: "c-1".into(), role: Role::Finance };
+        let owner = Caller {
+            subject: "c-1".into(),
+            role: Role::Customer,
+        };
+        let other = Caller {
+            subject: "c-2".into(),
+            role: Role::Customer,
+        };
+        let finance = Caller {
+            subject: "c-1".into(),
+            role: Role::Finance,
+        };
         assert!(owner.may_see_case_of("c-1"));
         assert!(!other.may_see_case_of("c-1"));
-        assert!(!finance.may_see_case_of("c-1"), "finance works refunds, not cases");
+        assert!(
+            !finance.may_see_case_of("c-1"),
+            "finance works refunds, not cases"
+        );
         for role in [Role::Agent, Role::Expert, Role::Supervisor] {
-            assert!(Caller { subject: "s".into(), role }.may_see_case_of("c-1"));
+            assert!(
+                Caller {
+                    subject: "s".into(),
+                    role
+                }
+                .may_see_case_of("c-1")
+            );
         }
     }
 }

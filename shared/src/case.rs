@@ -68,10 +68,16 @@ fn identifier(field: &'static str, raw: &str, max: usize) -> Result<String, Inva
         return Err(InvalidField::new(field, "must not be empty"));
     }
     if trimmed.chars().count() > max {
-        return Err(InvalidField::new(field, format!("must be at most {max} characters")));
+        return Err(InvalidField::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(InvalidField::new(field, "must not contain control characters"));
+        return Err(InvalidField::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(trimmed.to_owned())
 }
@@ -115,7 +121,10 @@ impl Quantity {
             .filter(|n| (1..=Self::MAX).contains(n))
             .map(Quantity)
             .ok_or_else(|| {
-                InvalidField::new("lines[].quantity", format!("must be from 1 to {}", Self::MAX))
+                InvalidField::new(
+                    "lines[].quantity",
+                    format!("must be from 1 to {}", Self::MAX),
+                )
             })
     }
     pub fn get(self) -> u32 {
@@ -217,7 +226,10 @@ impl CaseDraft {
 
     pub fn parse(request: NewCaseRequest) -> Result<Self, InvalidField> {
         if request.lines.is_empty() {
-            return Err(InvalidField::new("lines", "must name at least one order line"));
+            return Err(InvalidField::new(
+                "lines",
+                "must name at least one order line",
+            ));
         }
         if request.lines.len() > Self::MAX_LINES {
             return Err(InvalidField::new(
@@ -317,7 +329,10 @@ mod tests {
             order_id: " 1001 ".into(),
             lines: lines
                 .into_iter()
-                .map(|(sku, quantity)| NewCaseLine { sku: sku.into(), quantity })
+                .map(|(sku, quantity)| NewCaseLine {
+                    sku: sku.into(),
+                    quantity,
+                })
                 .collect(),
             description: description.into(),
             opened: Some(true),
@@ -343,15 +358,22 @@ mod tests {
 
     #[test]
     fn refuses_bad_lines() {
-        assert_eq!(CaseDraft::parse(request("x", vec![])).unwrap_err().field, "lines");
         assert_eq!(
-            CaseDraft::parse(request("x", vec![("A", 0)])).unwrap_err().field,
+            CaseDraft::parse(request("x", vec![])).unwrap_err().field,
+            "lines"
+        );
+        assert_eq!(
+            CaseDraft::parse(request("x", vec![("A", 0)]))
+                .unwrap_err()
+                .field,
             "lines[].quantity"
         );
         assert!(CaseDraft::parse(request("x", vec![("A", 1000)])).is_err());
         assert!(CaseDraft::parse(request("x", vec![("A", 999)])).is_ok());
         assert_eq!(
-            CaseDraft::parse(request("x", vec![("", 1)])).unwrap_err().field,
+            CaseDraft::parse(request("x", vec![("", 1)]))
+                .unwrap_err()
+                .field,
             "lines[].sku"
         );
         assert!(CaseDraft::parse(request("x", vec![("A\u{0}B", 1)])).is_err());
@@ -363,9 +385,15 @@ mod tests {
         let draft = CaseDraft::parse(request("leaking bottle", vec![("SERUM-30", 1)])).unwrap();
         let mut case = Case::open(draft, "c-1", now, &SlaPolicy::default());
         assert_eq!(case.status, CaseStatus::New);
-        assert_eq!(case.next_sla_deadline(), Some(now + chrono::Duration::hours(1)));
+        assert_eq!(
+            case.next_sla_deadline(),
+            Some(now + chrono::Duration::hours(1))
+        );
         case.status = CaseStatus::InProgress;
-        assert_eq!(case.next_sla_deadline(), Some(now + chrono::Duration::hours(24)));
+        assert_eq!(
+            case.next_sla_deadline(),
+            Some(now + chrono::Duration::hours(24))
+        );
         case.status = CaseStatus::WaitingOnCustomer;
         assert_eq!(case.next_sla_deadline(), None);
     }

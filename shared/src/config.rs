@@ -7,7 +7,9 @@ use crate::sla::{SlaPolicy, SlaTargets};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ConfigError {
-    #[error("environment variable {0} is not set; the template sets it for every function that needs it")]
+    #[error(
+        "environment variable {0} is not set; the template sets it for every function that needs it"
+    )]
     Missing(&'static str),
     #[error("environment variable {name} is not valid: {reason}")]
     Invalid { name: &'static str, reason: String },
@@ -43,11 +45,17 @@ pub fn sla_policy() -> Result<SlaPolicy, ConfigError> {
     let default = SlaPolicy::default();
     Ok(SlaPolicy {
         normal: SlaTargets {
-            first_response: minutes("SLA_NORMAL_FIRST_RESPONSE_MINUTES", default.normal.first_response)?,
+            first_response: minutes(
+                "SLA_NORMAL_FIRST_RESPONSE_MINUTES",
+                default.normal.first_response,
+            )?,
             resolution: minutes("SLA_NORMAL_RESOLUTION_MINUTES", default.normal.resolution)?,
         },
         urgent: SlaTargets {
-            first_response: minutes("SLA_URGENT_FIRST_RESPONSE_MINUTES", default.urgent.first_response)?,
+            first_response: minutes(
+                "SLA_URGENT_FIRST_RESPONSE_MINUTES",
+                default.urgent.first_response,
+            )?,
             resolution: minutes("SLA_URGENT_RESOLUTION_MINUTES", default.urgent.resolution)?,
         },
     })

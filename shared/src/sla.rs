@@ -95,8 +95,14 @@ mod tests {
     fn normal_case_gets_one_hour_and_one_day() {
         let opened = Utc.with_ymd_and_hms(2026, 11, 11, 23, 30, 0).unwrap();
         let due = SlaPolicy::default().deadlines(Priority::Normal, opened);
-        assert_eq!(due.first_response_due, Utc.with_ymd_and_hms(2026, 11, 12, 0, 30, 0).unwrap());
-        assert_eq!(due.resolution_due, Utc.with_ymd_and_hms(2026, 11, 12, 23, 30, 0).unwrap());
+        assert_eq!(
+            due.first_response_due,
+            Utc.with_ymd_and_hms(2026, 11, 12, 0, 30, 0).unwrap()
+        );
+        assert_eq!(
+            due.resolution_due,
+            Utc.with_ymd_and_hms(2026, 11, 12, 23, 30, 0).unwrap()
+        );
         assert_eq!(due.next_due(false), due.first_response_due);
         assert_eq!(due.next_due(true), due.resolution_due);
     }

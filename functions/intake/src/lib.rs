@@ -51,7 +51,11 @@ pub async fn handle<S: CaseStore, C: Clock>(
     async move {
         match Trigger::parse(event.payload)? {
             Trigger::Http(request) => Ok(serde_json::to_value(respond(intake, &request).await)?),
-            other => Err(format!("intake is wired to HTTP API routes only, not {} events", other.kind()).into()),
+            other => Err(format!(
+                "intake is wired to HTTP API routes only, not {} events",
+                other.kind()
+            )
+            .into()),
         }
     }
     .instrument(span)
@@ -206,11 +210,20 @@ mod tests {
             if cases.iter().any(|f| f.case.id == case.id) {
                 return Err(StoreError::Conflict);
             }
-            cases.push(CaseFile { case: case.clone(), timeline: vec![first.clone()] });
+            cases.push(CaseFile {
+                case: case.clone(),
+                timeline: vec![first.clone()],
+            });
             Ok(())
         }
         async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
-            Ok(self.0.lock().unwrap().iter().find(|f| f.case.id == *id).cloned())
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|f| f.case.id == *id)
+                .cloned())
         }
     }
 
@@ -222,14 +235,20 @@ mod tests {
         }
     }
 
-    fn request(route: &str, path: &str, claims: Option<(&str, &str)>, body: Option<&str>) -> ApiGatewayV2httpRequest {
+    fn request(
+        route: &str,
+        path: &str,
+        claims: Option<(&str, &str)>,
+        body: Option<&str>,
+    ) -> ApiGatewayV2httpRequest {
         let (method, _) = route.split_once(' ').unwrap_or(("GET", ""));
         let mut context = json!({
             "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1", "userAgent": "t"},
             "routeKey": route, "stage": "$default", "requestId": "r", "timeEpoch": 0
         });
         if let Some((sub, role)) = claims {
-            context["authorizer"] = json!({"jwt": {"claims": {"sub": sub, "role": role}, "scopes": null}});
+            context["authorizer"] =
+                json!({"jwt": {"claims": {"sub": sub, "role": role}, "scopes": null}});
         }
         let id = path.rsplit('/').next().unwrap_or("");
         serde_json::from_value(json!({
@@ -253,7 +272,16 @@ mod tests {
     #[tokio::test]
     async fn a_customer_opens_a_case_with_its_sla_clock() {
         let intake = intake();
-        let response = respond(&intake, &request("POST /cases", "/cases", Some(("c-1", "customer")), Some(LEAK))).await;
+        let response = respond(
+            &intake,
+            &request(
+                "POST /cases",
+                "/cases",
+                Some(("c-1", "customer")),
+                Some(LEAK),
+            ),
+        )
+        .await;
         assert_eq!(response.status_code, 201);
         let case = body(&response);
         assert_eq!(case["status"], "new");
@@ -261,7 +289,10 @@ mod tests {
         assert_eq!(case["sla"]["first_response_due"], "2026-11-11T01:05:00Z");
         assert_eq!(case["sla"]["resolution_due"], "2026-11-12T00:05:00Z");
         assert_eq!(case["timeline"][0]["action"], "opened");
-        assert_eq!(response.headers["location"], format!("/cases/{}", case["id"].as_str().unwrap()));
+        assert_eq!(
+            response.headers["location"],
+            format!("/cases/{}", case["id"].as_str().unwrap())
+        );
         assert_eq!(intake.cases.0.lock().unwrap().len(), 1);
     }
 
@@ -272,12 +303,26 @@ mod tests {
         let cases = [
             (Some("{"), 400, "malformed_json"),
             (Some(r#"{"order_id":"1"}"#), 400, "invalid_request"),
-            (Some(r#"{"order_id":"1","lines":[{"sku":"A","quantity":1}],"description":"x","extra":1}"#), 400, "invalid_request"),
-            (Some(r#"{"order_id":"1","lines":[],"description":"x"}"#), 422, "validation_failed"),
+            (
+                Some(
+                    r#"{"order_id":"1","lines":[{"sku":"A","quantity":1}],"description":"x","extra":1}"#,
+                ),
+                400,
+                "invalid_request",
+            ),
+            (
+                Some(r#"{"order_id":"1","lines":[],"description":"x"}"#),
+                422,
+                "validation_failed",
+            ),
             (None, 400, "missing_body"),
         ];
         for (payload, status, code) in cases {
-            let response = respond(&intake, &request("POST /cases", "/cases", customer, payload)).await;
+            let response = respond(
+                &intake,
+                &request("POST /cases", "/cases", customer, payload),
+            )
+            .await;
             assert_eq!(response.status_code, status, "{payload:?}");
             assert_eq!(body(&response)["error"]["code"], code, "{payload:?}");
         }
@@ -287,7 +332,11 @@ mod tests {
     #[tokio::test]
     async fn only_customers_open_cases() {
         let intake = intake();
-        let response = respond(&intake, &request("POST /cases", "/cases", Some(("a-1", "agent")), Some(LEAK))).await;
+        let response = respond(
+            &intake,
+            &request("POST /cases", "/cases", Some(("a-1", "agent")), Some(LEAK)),
+        )
+        .await;
         assert_eq!(response.status_code, 403);
         let response = respond(&intake, &request("POST /cases", "/cases", None, Some(LEAK))).await;
         assert_eq!(response.status_code, 401);
@@ -297,15 +346,43 @@ mod tests {
     #[tokio::test]
     async fn a_case_is_visible_to_its_owner_and_staff_only() {
         let intake = intake();
-        let created = respond(&intake, &request("POST /cases", "/cases", Some(("c-1", "customer")), Some(LEAK))).await;
+        let created = respond(
+            &intake,
+            &request(
+                "POST /cases",
+                "/cases",
+                Some(("c-1", "customer")),
+                Some(LEAK),
+            ),
+        )
+        .await;
         let path = format!("/cases/{}", body(&created)["id"].as_str().unwrap());
         let get = |who| request("GET /cases/{id}", &path, Some(who), None);
-        assert_eq!(respond(&intake, &get(("c-1", "customer"))).await.status_code, 200);
-        assert_eq!(respond(&intake, &get(("a-7", "agent"))).await.status_code, 200);
+        assert_eq!(
+            respond(&intake, &get(("c-1", "customer")))
+                .await
+                .status_code,
+            200
+        );
+        assert_eq!(
+            respond(&intake, &get(("a-7", "agent"))).await.status_code,
+            200
+        );
         let other = respond(&intake, &get(("c-2", "customer"))).await;
-        assert_eq!((other.status_code, body(&other)["error"]["code"].clone()), (404, json!("not_found")));
-        assert_eq!(respond(&intake, &get(("f-1", "finance"))).await.status_code, 404);
-        let garbage = request("GET /cases/{id}", "/cases/not-an-id", Some(("c-1", "customer")), None);
+        assert_eq!(
+            (other.status_code, body(&other)["error"]["code"].clone()),
+            (404, json!("not_found"))
+        );
+        assert_eq!(
+            respond(&intake, &get(("f-1", "finance"))).await.status_code,
+            404
+        );
+        let garbage = request(
+            "GET /cases/{id}",
+            "/cases/not-an-id",
+            Some(("c-1", "customer")),
+            None,
+        );
         assert_eq!(respond(&intake, &garbage).await.status_code, 404);
     }
 
@@ -313,10 +390,16 @@ mod tests {
     async fn the_default_route_answers_unknown_paths_and_methods() {
         let intake = intake();
         let unknown = respond(&intake, &request("$default", "/nowhere", None, None)).await;
-        assert_eq!((unknown.status_code, body(&unknown)["error"]["code"].clone()), (404, json!("route_not_found")));
+        assert_eq!(
+            (unknown.status_code, body(&unknown)["error"]["code"].clone()),
+            (404, json!("route_not_found"))
+        );
         let mut wrong = request("$default", "/cases", None, None);
         wrong.request_context.http.method = aws_lambda_events::http::Method::DELETE;
         let wrong = respond(&intake, &wrong).await;
-        assert_eq!((wrong.status_code, body(&wrong)["error"]["code"].clone()), (405, json!("method_not_allowed")));
+        assert_eq!(
+            (wrong.status_code, body(&wrong)["error"]["code"].clone()),
+            (405, json!("method_not_allowed"))
+        );
     }
 }

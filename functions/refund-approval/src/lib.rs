@@ -37,7 +37,11 @@ pub async fn handle<R: RefundStore>(
     async move {
         match Trigger::parse(event.payload)? {
             Trigger::Http(request) => Ok(serde_json::to_value(respond(approval, &request).await)?),
-            other => Err(format!("refund-approval is wired to HTTP API routes only, not {} events", other.kind()).into()),
+            other => Err(format!(
+                "refund-approval is wired to HTTP API routes only, not {} events",
+                other.kind()
+            )
+            .into()),
         }
     }
     .instrument(span)
@@ -67,7 +71,9 @@ async fn finance_queue<R: RefundStore>(
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
     if caller.role != Role::Finance {
-        return Err(ApiError::forbidden("Only finance may review the refund queue."));
+        return Err(ApiError::forbidden(
+            "Only finance may review the refund queue.",
+        ));
     }
     let refunds = approval.refunds.pending_refunds(PAGE_SIZE).await?;
     Ok(json_response(200, &FinanceQueue { refunds }))
@@ -114,7 +120,11 @@ mod tests {
         let response = respond(&approval, &list_as("finance")).await;
         assert_eq!(response.status_code, 200);
         for role in ["customer", "agent", "expert", "supervisor"] {
-            assert_eq!(respond(&approval, &list_as(role)).await.status_code, 403, "{role}");
+            assert_eq!(
+                respond(&approval, &list_as(role)).await.status_code,
+                403,
+                "{role}"
+            );
         }
     }
 }

@@ -4,5 +4,8 @@ use lambda_runtime::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     aftercare::telemetry::init();
     let approval = refund_approval::RefundApproval::from_env().await?;
-    run(service_fn(|event| refund_approval::handle(&approval, event))).await
+    run(service_fn(|event| {
+        refund_approval::handle(&approval, event)
+    }))
+    .await
 }

@@ -53,7 +53,11 @@ pub async fn handle<T: SlaTimerIndex, C: Clock>(
                 let at = scheduled.time.unwrap_or_else(|| escalation.clock.now());
                 Ok(serde_json::to_value(sweep(escalation, at).await?)?)
             }
-            other => Err(format!("sla-escalation is wired to its schedule only, not {} events", other.kind()).into()),
+            other => Err(format!(
+                "sla-escalation is wired to its schedule only, not {} events",
+                other.kind()
+            )
+            .into()),
         }
     }
     .instrument(span)
@@ -64,7 +68,10 @@ pub async fn sweep<T: SlaTimerIndex, C: Clock>(
     escalation: &Escalation<T, C>,
     at: DateTime<Utc>,
 ) -> Result<SweepReport, Error> {
-    let due = escalation.timers.due_timers(at, SWEEP_LIMIT_PER_SHARD).await?;
+    let due = escalation
+        .timers
+        .due_timers(at, SWEEP_LIMIT_PER_SHARD)
+        .await?;
     let report = SweepReport {
         swept_at: at,
         due: due.len(),
@@ -88,11 +95,21 @@ mod tests {
     struct Timers(Vec<DateTime<Utc>>);
 
     impl SlaTimerIndex for Timers {
-        async fn due_timers(&self, now: DateTime<Utc>, limit: i32) -> Result<Vec<DueTimer>, StoreError> {
+        async fn due_timers(
+            &self,
+            now: DateTime<Utc>,
+            limit: i32,
+        ) -> Result<Vec<DueTimer>, StoreError> {
             let mut due: Vec<_> = self.0.iter().filter(|at| **at <= now).copied().collect();
             due.sort();
             due.truncate(limit as usize);
-            Ok(due.into_iter().map(|due_at| DueTimer { case_id: CaseId::new(), due_at }).collect())
+            Ok(due
+                .into_iter()
+                .map(|due_at| DueTimer {
+                    case_id: CaseId::new(),
+                    due_at,
+                })
+                .collect())
         }
     }
 
@@ -105,15 +122,24 @@ mod tests {
         };
         let event = json!({"version": "0", "id": "e", "detail-type": "Scheduled Event",
             "source": "aws.events", "time": "2026-11-11T09:59:00Z", "resources": [], "detail": {}});
-        let report = handle(&escalation, LambdaEvent::new(event, Context::default())).await.unwrap();
+        let report = handle(&escalation, LambdaEvent::new(event, Context::default()))
+            .await
+            .unwrap();
         assert_eq!(report["due"], 2);
         assert_eq!(report["oldest_due_at"], "2026-11-11T08:30:00Z");
     }
 
     #[tokio::test]
     async fn refuses_events_it_is_not_wired_to() {
-        let escalation = Escalation { timers: Timers(vec![]), clock: FixedClock(Utc::now()) };
+        let escalation = Escalation {
+            timers: Timers(vec![]),
+            clock: FixedClock(Utc::now()),
+        };
         let sqs = json!({"Records": [{"eventSource": "aws:sqs", "messageId": "m", "body": "{}"}]});
-        assert!(handle(&escalation, LambdaEvent::new(sqs, Context::default())).await.is_err());
+        assert!(
+            handle(&escalation, LambdaEvent::new(sqs, Context::default()))
+                .await
+                .is_err()
+        );
     }
 }

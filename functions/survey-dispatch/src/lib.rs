@@ -36,7 +36,11 @@ pub async fn handle(dispatch: &SurveyDispatch, event: LambdaEvent<Value>) -> Res
     async move {
         match Trigger::parse(event.payload)? {
             Trigger::Sqs(batch) => Ok(serde_json::to_value(dispatch_batch(dispatch, batch))?),
-            other => Err(format!("survey-dispatch is wired to its queue only, not {} events", other.kind()).into()),
+            other => Err(format!(
+                "survey-dispatch is wired to its queue only, not {} events",
+                other.kind()
+            )
+            .into()),
         }
     }
     .instrument(span)
@@ -77,7 +81,9 @@ mod tests {
             {"messageId": "odd", "eventSource": "aws:sqs", "body": "{\"case\":1}"}
         ]}))
         .unwrap();
-        let dispatch = SurveyDispatch { surveys_table: "t".into() };
+        let dispatch = SurveyDispatch {
+            surveys_table: "t".into(),
+        };
         let failed: Vec<_> = dispatch_batch(&dispatch, batch)
             .batch_item_failures
             .into_iter()

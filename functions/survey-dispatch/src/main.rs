@@ -4,5 +4,8 @@ use lambda_runtime::{Error, run, service_fn};
 async fn main() -> Result<(), Error> {
     aftercare::telemetry::init();
     let dispatch = survey_dispatch::SurveyDispatch::from_env()?;
-    run(service_fn(|event| survey_dispatch::handle(&dispatch, event))).await
+    run(service_fn(|event| {
+        survey_dispatch::handle(&dispatch, event)
+    }))
+    .await
 }

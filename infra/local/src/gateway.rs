@@ -27,7 +27,11 @@ pub struct Gateway {
 }
 
 /// The route API Gateway would pick: the most specific matching path, else `$default`.
-pub fn match_route<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<(&'a Route, BTreeMap<String, String>)> {
+pub fn match_route<'a>(
+    routes: &'a [Route],
+    method: &str,
+    path: &str,
+) -> Option<(&'a Route, BTreeMap<String, String>)> {
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     let mut best: Option<(usize, &Route, BTreeMap<String, String>)> = None;
     for route in routes {
@@ -64,8 +68,12 @@ pub fn match_route<'a>(routes: &'a [Route], method: &str, path: &str) -> Option<
             best = Some((literal, route, params));
         }
     }
-    best.map(|(_, route, params)| (route, params))
-        .or_else(|| routes.iter().find(|r| r.path.is_none()).map(|r| (r, BTreeMap::new())))
+    best.map(|(_, route, params)| (route, params)).or_else(|| {
+        routes
+            .iter()
+            .find(|r| r.path.is_none())
+            .map(|r| (r, BTreeMap::new()))
+    })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -76,7 +84,12 @@ fn percent_decode(text: &str) -> String {
 }
 
 fn message(status: StatusCode, text: &str) -> Response {
-    (status, [("content-type", "application/json")], json!({ "message": text }).to_string()).into_response()
+    (
+        status,
+        [("content-type", "application/json")],
+        json!({ "message": text }).to_string(),
+    )
+        .into_response()
 }
 
 /// Answers one HTTP request the way the deployed HTTP API would.
@@ -94,8 +107,14 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Res
 
     let mut claims = None;
     if route.authorized && parts.method != Method::OPTIONS {
-        let authorizer = gateway.authorizer.as_ref().expect("authorized routes have an authorizer");
-        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok());
+        let authorizer = gateway
+            .authorizer
+            .as_ref()
+            .expect("authorized routes have an authorizer");
+        let header = parts
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok());
         match gateway.key.verify(authorizer, header) {
             Ok(verified) => claims = Some(verified),
             // API Gateway answers 401 here itself. Its body, {"message":"Unauthorized"}, cannot
@@ -107,7 +126,12 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Res
                     StatusCode::UNAUTHORIZED,
                     [
                         ("content-type", "application/json".to_owned()),
-                        ("www-authenticate", format!("Bearer error=\"invalid_token\" error_description=\"{reason}\"")),
+                        (
+                            "www-authenticate",
+                            format!(
+                                "Bearer error=\"invalid_token\" error_description=\"{reason}\""
+                            ),
+                        ),
                     ],
                     body.to_string(),
                 )
@@ -116,8 +140,19 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Res
         }
     }
 
-    let event = event_v2(route, &parts.method, &parts.uri, &parts.headers, path_parameters, claims, &body);
-    let pool = gateway.pools.get(&route.function).expect("every route's function has a pool");
+    let event = event_v2(
+        route,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        path_parameters,
+        claims,
+        &body,
+    );
+    let pool = gateway
+        .pools
+        .get(&route.function)
+        .expect("every route's function has a pool");
     let payload = Bytes::from(serde_json::to_vec(&event).expect("events serialise"));
     match pool.invoke(payload).await {
         Ok(Outcome::Response(output)) => function_response(&output),
@@ -125,8 +160,12 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Res
             tracing::warn!(function = %route.function, %error, "function error");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
         }
-        Err(InvokeError::PayloadTooLarge(_)) => message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large"),
-        Err(InvokeError::Timeout(_)) => message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable"),
+        Err(InvokeError::PayloadTooLarge(_)) => {
+            message(StatusCode::PAYLOAD_TOO_LARGE, "Request Entity Too Large")
+        }
+        Err(InvokeError::Timeout(_)) => {
+            message(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+        }
         Err(err) => {
             tracing::warn!(function = %route.function, error = %err, "invocation failed");
             message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error")
@@ -136,7 +175,12 @@ pub async fn serve(State(gateway): State<Arc<Gateway>>, request: Request) -> Res
 
 fn is_text(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else { return true };
-    let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     mime.starts_with("text/")
         || mime.ends_with("json")
         || mime.ends_with("+json")
@@ -160,7 +204,12 @@ pub fn event_v2(
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
         if name == "cookie" {
-            cookies.extend(value.split(';').map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()));
+            cookies.extend(
+                value
+                    .split(';')
+                    .map(|c| c.trim().to_owned())
+                    .filter(|c| !c.is_empty()),
+            );
             continue;
         }
         header_map
@@ -189,7 +238,10 @@ pub fn event_v2(
     } else {
         match std::str::from_utf8(body) {
             Ok(text) if is_text(content_type) => (Some(text.to_owned()), false),
-            _ => (Some(base64::engine::general_purpose::STANDARD.encode(body)), true),
+            _ => (
+                Some(base64::engine::general_purpose::STANDARD.encode(body)),
+                true,
+            ),
         }
     };
     let request_id = ulid::Ulid::new().to_string();
@@ -245,29 +297,50 @@ pub fn function_response(output: &[u8]) -> Response {
         return message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
     let Some(status) = value.get("statusCode").and_then(Value::as_u64) else {
-        return (StatusCode::OK, [("content-type", "application/json")], output.to_vec()).into_response();
+        return (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            output.to_vec(),
+        )
+            .into_response();
     };
-    let mut builder = Response::builder().status(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(status as u16).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
     if let Some(headers) = value.get("headers").and_then(Value::as_object) {
         for (name, v) in headers {
-            let text = v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
-            if let (Ok(name), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(text)) {
+            let text = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            if let (Ok(name), Ok(v)) = (
+                HeaderName::try_from(name.as_str()),
+                HeaderValue::try_from(text),
+            ) {
                 builder = builder.header(name, v);
             }
         }
     }
-    for cookie in value.get("cookies").and_then(Value::as_array).into_iter().flatten() {
+    for cookie in value
+        .get("cookies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if let Some(Ok(v)) = cookie.as_str().map(HeaderValue::try_from) {
             builder = builder.header("set-cookie", v);
         }
     }
     let body = value.get("body").and_then(Value::as_str).unwrap_or("");
     let bytes = if value.get("isBase64Encoded").and_then(Value::as_bool) == Some(true) {
-        base64::engine::general_purpose::STANDARD.decode(body).unwrap_or_default()
+        base64::engine::general_purpose::STANDARD
+            .decode(body)
+            .unwrap_or_default()
     } else {
         body.as_bytes().to_vec()
     };
-    builder.body(Body::from(bytes)).unwrap_or_else(|_| message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
+    builder
+        .body(Body::from(bytes))
+        .unwrap_or_else(|_| message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error"))
 }
 
 #[cfg(test)]
@@ -275,7 +348,12 @@ mod tests {
     use super::*;
 
     fn route(method: &str, path: Option<&str>) -> Route {
-        Route { method: method.into(), path: path.map(Into::into), function: "F".into(), authorized: true }
+        Route {
+            method: method.into(),
+            path: path.map(Into::into),
+            function: "F".into(),
+            authorized: true,
+        }
     }
 
     #[test]
@@ -287,11 +365,29 @@ mod tests {
             route("ANY", None),
         ];
         let (r, params) = match_route(&routes, "GET", "/cases/01ABC").unwrap();
-        assert_eq!((r.key(), params["id"].as_str()), ("GET /cases/{id}".into(), "01ABC"));
-        assert_eq!(match_route(&routes, "GET", "/cases/mine").unwrap().0.key(), "GET /cases/mine");
-        assert_eq!(match_route(&routes, "DELETE", "/cases/1").unwrap().0.key(), "$default");
-        assert_eq!(match_route(&routes, "GET", "/cases/1/photos").unwrap().0.key(), "$default");
-        assert_eq!(match_route(&routes, "GET", "/cases/").unwrap().0.key(), "$default");
+        assert_eq!(
+            (r.key(), params["id"].as_str()),
+            ("GET /cases/{id}".into(), "01ABC")
+        );
+        assert_eq!(
+            match_route(&routes, "GET", "/cases/mine").unwrap().0.key(),
+            "GET /cases/mine"
+        );
+        assert_eq!(
+            match_route(&routes, "DELETE", "/cases/1").unwrap().0.key(),
+            "$default"
+        );
+        assert_eq!(
+            match_route(&routes, "GET", "/cases/1/photos")
+                .unwrap()
+                .0
+                .key(),
+            "$default"
+        );
+        assert_eq!(
+            match_route(&routes, "GET", "/cases/").unwrap().0.key(),
+            "$default"
+        );
         assert!(match_route(&routes[..3], "GET", "/nowhere").is_none());
     }
 
@@ -304,14 +400,25 @@ mod tests {
         headers.insert("cookie", HeaderValue::from_static("s=1; t=2"));
         let claims = BTreeMap::from([("sub".to_owned(), "c-1".to_owned())]);
         let params = BTreeMap::from([("id".to_owned(), "1".to_owned())]);
-        let event = event_v2(&r, &Method::POST, &uri, &headers, params, Some(claims), &Bytes::from_static(&[0xff, 0x00]));
+        let event = event_v2(
+            &r,
+            &Method::POST,
+            &uri,
+            &headers,
+            params,
+            Some(claims),
+            &Bytes::from_static(&[0xff, 0x00]),
+        );
         assert_eq!(event["routeKey"], "POST /cases/{id}");
         assert_eq!(event["queryStringParameters"]["a"], "1,2");
         assert_eq!(event["queryStringParameters"]["b"], "漏");
         assert_eq!(event["cookies"], json!(["s=1", "t=2"]));
         assert_eq!(event["isBase64Encoded"], true);
         assert_eq!(event["body"], "/wA=");
-        assert_eq!(event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"], "c-1");
+        assert_eq!(
+            event["requestContext"]["authorizer"]["jwt"]["claims"]["sub"],
+            "c-1"
+        );
         assert!(event["headers"].get("cookie").is_none());
     }
 }

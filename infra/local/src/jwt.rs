@@ -49,16 +49,22 @@ impl SigningKey {
                 pem
             }
         };
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| TwinError::Key(e.to_string()))?;
+        let private =
+            rsa::RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| TwinError::Key(e.to_string()))?;
         let public_pem = private
             .to_public_key()
             .to_public_key_pem(LineEnding::LF)
             .map_err(|e| TwinError::Key(e.to_string()))?;
-        let kid: String = private.n().to_bytes_be()[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let kid: String = private.n().to_bytes_be()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         Ok(SigningKey {
             kid: format!("local-{kid}"),
-            encoding: EncodingKey::from_rsa_pem(pem.as_bytes()).map_err(|e| TwinError::Key(e.to_string()))?,
-            decoding: DecodingKey::from_rsa_pem(public_pem.as_bytes()).map_err(|e| TwinError::Key(e.to_string()))?,
+            encoding: EncodingKey::from_rsa_pem(pem.as_bytes())
+                .map_err(|e| TwinError::Key(e.to_string()))?,
+            decoding: DecodingKey::from_rsa_pem(public_pem.as_bytes())
+                .map_err(|e| TwinError::Key(e.to_string()))?,
         })
     }
 
@@ -66,11 +72,18 @@ impl SigningKey {
     pub fn sign(&self, claims: &Value) -> Result<String, TwinError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding).map_err(|e| TwinError::Key(e.to_string()))
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| TwinError::Key(e.to_string()))
     }
 
     /// A token for `sub` in `role`, valid for `ttl_secs` (negative: already expired).
-    pub fn token(&self, authorizer: &JwtAuthorizer, sub: &str, role: &str, ttl_secs: i64) -> Result<String, TwinError> {
+    pub fn token(
+        &self,
+        authorizer: &JwtAuthorizer,
+        sub: &str,
+        role: &str,
+        ttl_secs: i64,
+    ) -> Result<String, TwinError> {
         let now = chrono::Utc::now().timestamp();
         self.sign(&json!({
             "iss": authorizer.issuer,
@@ -85,9 +98,19 @@ impl SigningKey {
 
     /// Checks a bearer token as API Gateway's JWT authorizer does; on success the claims as
     /// the function will see them (every value a string).
-    pub fn verify(&self, authorizer: &JwtAuthorizer, authorization: Option<&str>) -> Result<BTreeMap<String, String>, String> {
-        let raw = authorization.ok_or("the request has no Authorization header")?.trim();
-        let token = raw.strip_prefix("Bearer ").or_else(|| raw.strip_prefix("bearer ")).unwrap_or(raw).trim();
+    pub fn verify(
+        &self,
+        authorizer: &JwtAuthorizer,
+        authorization: Option<&str>,
+    ) -> Result<BTreeMap<String, String>, String> {
+        let raw = authorization
+            .ok_or("the request has no Authorization header")?
+            .trim();
+        let token = raw
+            .strip_prefix("Bearer ")
+            .or_else(|| raw.strip_prefix("bearer "))
+            .unwrap_or(raw)
+            .trim();
         let header = jsonwebtoken::decode_header(token).map_err(|_| "the token is not a JWT")?;
         if header.alg != Algorithm::RS256 {
             return Err("the token is not signed with RS256".into());
@@ -101,21 +124,37 @@ impl SigningKey {
         validation.leeway = 0;
         validation.validate_nbf = true;
         validation.set_required_spec_claims(&["exp", "iss", "aud"]);
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => "the token's signature is invalid".to_owned(),
-                jsonwebtoken::errors::ErrorKind::InvalidIssuer => "the token's issuer is not trusted".to_owned(),
-                jsonwebtoken::errors::ErrorKind::InvalidAudience => "the token is for another audience".to_owned(),
-                jsonwebtoken::errors::ErrorKind::ImmatureSignature => "the token is not valid yet".to_owned(),
-                other => format!("the token is invalid ({other:?})"),
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &self.decoding, &validation)
+            .map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::ExpiredSignature => "the token has expired".to_owned(),
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => {
+                "the token's signature is invalid".to_owned()
             }
+            jsonwebtoken::errors::ErrorKind::InvalidIssuer => {
+                "the token's issuer is not trusted".to_owned()
+            }
+            jsonwebtoken::errors::ErrorKind::InvalidAudience => {
+                "the token is for another audience".to_owned()
+            }
+            jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
+                "the token is not valid yet".to_owned()
+            }
+            other => format!("the token is invalid ({other:?})"),
         })?;
         let now = chrono::Utc::now().timestamp();
-        if data.claims.get("iat").and_then(Value::as_i64).is_some_and(|iat| iat > now) {
+        if data
+            .claims
+            .get("iat")
+            .and_then(Value::as_i64)
+            .is_some_and(|iat| iat > now)
+        {
             return Err("the token was issued in the future".into());
         }
-        Ok(data.claims.into_iter().map(|(k, v)| (k, claim_text(&v))).collect())
+        Ok(data
+            .claims
+            .into_iter()
+            .map(|(k, v)| (k, claim_text(&v)))
+            .collect())
     }
 }
 
@@ -123,7 +162,10 @@ impl SigningKey {
 fn claim_text(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
-        Value::Array(items) => format!("[{}]", items.iter().map(claim_text).collect::<Vec<_>>().join(" ")),
+        Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(claim_text).collect::<Vec<_>>().join(" ")
+        ),
         other => other.to_string(),
     }
 }
@@ -135,7 +177,10 @@ mod tests {
     fn setup() -> (SigningKey, JwtAuthorizer) {
         let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.local");
         let key = SigningKey::load_or_create(&dir).unwrap();
-        let authorizer = JwtAuthorizer { issuer: "https://issuer/".into(), audience: vec!["aud".into()] };
+        let authorizer = JwtAuthorizer {
+            issuer: "https://issuer/".into(),
+            audience: vec!["aud".into()],
+        };
         (key, authorizer)
     }
 
@@ -153,17 +198,26 @@ mod tests {
     fn refuses_expired_forged_foreign_and_missing_tokens() {
         let (key, auth) = setup();
         let expired = key.token(&auth, "c-1", "customer", -60).unwrap();
-        assert_eq!(key.verify(&auth, Some(&expired)).unwrap_err(), "the token has expired");
+        assert_eq!(
+            key.verify(&auth, Some(&expired)).unwrap_err(),
+            "the token has expired"
+        );
         let good = key.token(&auth, "c-1", "customer", 600).unwrap();
         let mut parts: Vec<&str> = good.split('.').collect();
         let forged_claims = base64::Engine::encode(
             &base64::engine::general_purpose::URL_SAFE_NO_PAD,
-            serde_json::to_vec(&json!({"iss": auth.issuer, "aud": "aud", "sub": "c-1", "role": "finance",
-                "exp": chrono::Utc::now().timestamp() + 600})).unwrap(),
+            serde_json::to_vec(
+                &json!({"iss": auth.issuer, "aud": "aud", "sub": "c-1", "role": "finance",
+                "exp": chrono::Utc::now().timestamp() + 600}),
+            )
+            .unwrap(),
         );
         parts[1] = &forged_claims;
         assert!(key.verify(&auth, Some(&parts.join("."))).is_err());
-        let other = JwtAuthorizer { issuer: "https://other/".into(), audience: vec!["aud".into()] };
+        let other = JwtAuthorizer {
+            issuer: "https://other/".into(),
+            audience: vec!["aud".into()],
+        };
         assert!(key.verify(&other, Some(&good)).is_err());
         assert!(key.verify(&auth, None).is_err());
         assert!(key.verify(&auth, Some("Bearer not.a.jwt")).is_err());

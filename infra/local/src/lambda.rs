@@ -96,8 +96,14 @@ impl RuntimeApi {
         });
         let app = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next_invocation))
-            .route("/2018-06-01/runtime/invocation/{id}/response", post(invocation_response))
-            .route("/2018-06-01/runtime/invocation/{id}/error", post(invocation_error))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(invocation_response),
+            )
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/error",
+                post(invocation_error),
+            )
             .route("/2018-06-01/runtime/init/error", post(init_error))
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -105,7 +111,13 @@ impl RuntimeApi {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(RuntimeApi { addr, invocations, ready, state, server })
+        Ok(RuntimeApi {
+            addr,
+            invocations,
+            ready,
+            state,
+            server,
+        })
     }
 
     /// When the runtime first asked for work: the end of its init phase.
@@ -150,12 +162,31 @@ async fn next_invocation(State(state): State<Arc<RuntimeState>>) -> Response {
             headers.insert(name, value);
         }
     };
-    set("lambda-runtime-aws-request-id", invocation.request_id.clone());
-    set("lambda-runtime-deadline-ms", invocation.deadline_ms.to_string());
-    set("lambda-runtime-invoked-function-arn", state.function_arn.clone());
+    set(
+        "lambda-runtime-aws-request-id",
+        invocation.request_id.clone(),
+    );
+    set(
+        "lambda-runtime-deadline-ms",
+        invocation.deadline_ms.to_string(),
+    );
+    set(
+        "lambda-runtime-invoked-function-arn",
+        state.function_arn.clone(),
+    );
+    let random: String = invocation
+        .request_id
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(24)
+        .collect();
     set(
         "lambda-runtime-trace-id",
-        format!("Root=1-{:08x}-{};Parent={};Sampled=0", chrono::Utc::now().timestamp(), &invocation.request_id[..24.min(invocation.request_id.len())].to_lowercase(), "0000000000000000"),
+        format!(
+            "Root=1-{:08x}-{random};Parent={};Sampled=0",
+            chrono::Utc::now().timestamp(),
+            &random[..16]
+        ),
     );
     set("content-type", "application/json".into());
     (StatusCode::OK, headers, invocation.payload).into_response()
@@ -184,8 +215,9 @@ async fn invocation_error(
     UrlPath(id): UrlPath<String>,
     body: Bytes,
 ) -> StatusCode {
-    let error = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| json!({"errorType": "Unknown", "errorMessage": String::from_utf8_lossy(&body)}));
+    let error = serde_json::from_slice(&body).unwrap_or_else(
+        |_| json!({"errorType": "Unknown", "errorMessage": String::from_utf8_lossy(&body)}),
+    );
     settle(&state, &id, Outcome::FunctionError(error))
 }
 
@@ -204,8 +236,14 @@ pub enum LogSink {
 impl LogSink {
     fn attach(&self, function: &str, child: &mut Child) {
         let streams: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = [
-            child.stdout.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-            child.stderr.take().map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
         ]
         .into_iter()
         .flatten()
@@ -266,11 +304,19 @@ impl Launcher {
             ("AWS_SECRET_ACCESS_KEY".into(), "local-twin".into()),
             ("AWS_ENDPOINT_URL".into(), endpoint.into()),
         ];
-        Launcher { spec, executable, platform_env, logs }
+        Launcher {
+            spec,
+            executable,
+            platform_env,
+            logs,
+        }
     }
 
     pub fn function_arn(&self) -> String {
-        format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}", self.spec.name)
+        format!(
+            "arn:aws:lambda:{REGION}:{ACCOUNT}:function:{}",
+            self.spec.name
+        )
     }
 
     /// Starts a process and waits for its first `/next`.
@@ -288,12 +334,21 @@ impl Launcher {
             .env("AWS_LAMBDA_RUNTIME_API", api.addr.to_string())
             .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
             .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", spec.memory_mb.to_string())
-            .env("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{}", spec.name))
+            .env(
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                spec.memory_mb.to_string(),
+            )
+            .env(
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", spec.name),
+            )
             .env("AWS_LAMBDA_LOG_STREAM_NAME", ulid::Ulid::new().to_string())
             .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
             .env("AWS_LAMBDA_LOG_LEVEL", &spec.log_level)
-            .env("LAMBDA_TASK_ROOT", self.executable.parent().unwrap_or(Path::new(".")))
+            .env(
+                "LAMBDA_TASK_ROOT",
+                self.executable.parent().unwrap_or(Path::new(".")),
+            )
             .env("_HANDLER", "bootstrap")
             .env("TZ", ":UTC")
             .stdin(Stdio::null())
@@ -323,7 +378,11 @@ impl Launcher {
 
 impl Instance {
     /// Hands one event to this instance and waits for its outcome.
-    pub async fn invoke(&mut self, payload: Bytes, timeout: Duration) -> Result<Outcome, InvokeError> {
+    pub async fn invoke(
+        &mut self,
+        payload: Bytes,
+        timeout: Duration,
+    ) -> Result<Outcome, InvokeError> {
         let (reply, outcome) = oneshot::channel();
         let request_id = uuid_like();
         let deadline_ms = (std::time::SystemTime::now() + timeout)
@@ -332,7 +391,12 @@ impl Instance {
             .unwrap_or_default();
         self.api
             .invocations
-            .send(Invocation { request_id, payload, deadline_ms, reply })
+            .send(Invocation {
+                request_id,
+                payload,
+                deadline_ms,
+                reply,
+            })
             .await
             .map_err(|_| InvokeError::Crashed("runtime API closed".into()))?;
         tokio::select! {
@@ -366,7 +430,14 @@ impl Instance {
 fn uuid_like() -> String {
     let bytes = ulid::Ulid::new().to_bytes();
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
 }
 
 /// The instances of one function: as many as run at once, up to a concurrency limit.
@@ -390,7 +461,11 @@ impl FunctionPool {
         if payload.len() > MAX_PAYLOAD_BYTES {
             return Err(InvokeError::PayloadTooLarge(payload.len()));
         }
-        let _permit = self.concurrency.acquire().await.expect("pool semaphore never closes");
+        let _permit = self
+            .concurrency
+            .acquire()
+            .await
+            .expect("pool semaphore never closes");
         let warm = self.idle.lock().expect("lock").pop();
         let mut instance = match warm {
             Some(instance) => instance,

@@ -89,7 +89,9 @@ pub struct Twin {
 
 /// A free loopback port (for moto, which cannot report the one it picked).
 pub fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind(("127.0.0.1", 0))?
+        .local_addr()?
+        .port())
 }
 
 /// The SDK configuration for the emulator.
@@ -97,23 +99,43 @@ pub async fn emulator_config(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local-twin", "local-twin", None, None, "twin"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "local-twin",
+            "local-twin",
+            None,
+            None,
+            "twin",
+        ))
         .load()
         .await
 }
 
 impl Twin {
     pub async fn start(options: TwinOptions) -> Result<Twin, TwinError> {
-        let moto_port = if options.moto_port == 0 { free_port()? } else { options.moto_port };
+        let moto_port = if options.moto_port == 0 {
+            free_port()?
+        } else {
+            options.moto_port
+        };
         let moto_log = match &options.logs {
             LogSink::Directory(dir) => {
                 std::fs::create_dir_all(dir)?;
-                Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("moto.log"))?)
+                Stdio::from(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(dir.join("moto.log"))?,
+                )
             }
             LogSink::Console => Stdio::null(),
         };
         let moto = Moto::start(&options.moto_program, moto_port, moto_log).await?;
-        let template = Template::load(&options.template, &options.stack_name, &options.parameter_overrides, &moto.endpoint)?;
+        let template = Template::load(
+            &options.template,
+            &options.stack_name,
+            &options.parameter_overrides,
+            &moto.endpoint,
+        )?;
         let stack = Arc::new(Stack::from_template(template)?);
         let aws = emulator_config(&moto.endpoint).await;
         provision::provision(&stack, &aws).await?;
@@ -123,8 +145,16 @@ impl Twin {
             .functions
             .iter()
             .map(|spec| {
-                let launcher = Launcher::new(spec.clone(), &options.bin_dir, &moto.endpoint, options.logs.clone());
-                (spec.logical.clone(), Arc::new(FunctionPool::new(launcher, options.max_concurrency)))
+                let launcher = Launcher::new(
+                    spec.clone(),
+                    &options.bin_dir,
+                    &moto.endpoint,
+                    options.logs.clone(),
+                );
+                (
+                    spec.logical.clone(),
+                    Arc::new(FunctionPool::new(launcher, options.max_concurrency)),
+                )
             })
             .collect();
         let pools = Arc::new(pools);
@@ -133,9 +163,9 @@ impl Twin {
         // Event sources.
         let sqs = aws_sdk_sqs::Client::new(&aws);
         for source in &stack.queue_sources {
-            let queue = stack
-                .queue(&source.queue)
-                .ok_or_else(|| TwinError::Template(format!("{}: no queue {}", source.function, source.queue)))?;
+            let queue = stack.queue(&source.queue).ok_or_else(|| {
+                TwinError::Template(format!("{}: no queue {}", source.function, source.queue))
+            })?;
             let arn = format!("arn:aws:sqs:{REGION}:{}:{}", template::ACCOUNT, queue.name);
             tasks.push(tokio::spawn(sources::run_queue_source(
                 sqs.clone(),
@@ -146,7 +176,11 @@ impl Twin {
             )));
         }
         for (function, relay) in sources::configure_s3_notifications(&stack, &aws).await? {
-            tasks.push(tokio::spawn(sources::run_s3_relay(sqs.clone(), relay, pools[&function].clone())));
+            tasks.push(tokio::spawn(sources::run_s3_relay(
+                sqs.clone(),
+                relay,
+                pools[&function].clone(),
+            )));
         }
         if options.run_schedules {
             for schedule in stack.schedules.iter().filter(|s| s.enabled) {
@@ -156,8 +190,10 @@ impl Twin {
                         interval,
                         pools[&schedule.function].clone(),
                     ))),
-                    None => tracing::warn!(schedule = %schedule.name, expression = %schedule.expression,
-                        "only rate(...) schedules run on a timer locally; fire it with `make sweep`"),
+                    None => {
+                        tracing::warn!(schedule = %schedule.name, expression = %schedule.expression,
+                        "only rate(...) schedules run on a timer locally; fire it with `make sweep`")
+                    }
                 }
             }
         }
@@ -179,7 +215,10 @@ impl Twin {
         // The control endpoint (`make sweep`, `make invoke`).
         let control = tokio::net::TcpListener::bind(("127.0.0.1", options.control_port)).await?;
         let control_url = format!("http://{}", control.local_addr()?);
-        let control_state = Arc::new(ControlState { stack: stack.clone(), pools: pools.clone() });
+        let control_state = Arc::new(ControlState {
+            stack: stack.clone(),
+            pools: pools.clone(),
+        });
         let control_app = Router::new()
             .route("/status", get(status))
             .route("/schedules/{name}/fire", post(fire))
@@ -218,7 +257,11 @@ impl Twin {
     }
 
     /// Fires a schedule now, or at `at` (the event's `time`), and returns the function's answer.
-    pub async fn fire_schedule(&self, name: &str, at: Option<chrono::DateTime<chrono::Utc>>) -> Result<Value, TwinError> {
+    pub async fn fire_schedule(
+        &self,
+        name: &str,
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> Result<Value, TwinError> {
         fire_schedule(&self.stack, &self.pools, name, at).await
     }
 
@@ -236,13 +279,21 @@ impl Twin {
     }
 }
 
-async fn invoke_pool(pools: &HashMap<String, Arc<FunctionPool>>, function: &str, event: &Value) -> Result<Value, TwinError> {
+async fn invoke_pool(
+    pools: &HashMap<String, Arc<FunctionPool>>,
+    function: &str,
+    event: &Value,
+) -> Result<Value, TwinError> {
     let pool = pools
         .get(function)
         .ok_or_else(|| TwinError::Invoke(format!("no function {function} in the template")))?;
     match pool.invoke(Bytes::from(event.to_string())).await {
-        Ok(Outcome::Response(body)) => serde_json::from_slice(&body).map_err(|e| TwinError::Invoke(e.to_string())),
-        Ok(Outcome::FunctionError(error)) => Err(TwinError::Invoke(format!("function error: {error}"))),
+        Ok(Outcome::Response(body)) => {
+            serde_json::from_slice(&body).map_err(|e| TwinError::Invoke(e.to_string()))
+        }
+        Ok(Outcome::FunctionError(error)) => {
+            Err(TwinError::Invoke(format!("function error: {error}")))
+        }
         Err(err) => Err(TwinError::Invoke(err.to_string())),
     }
 }
@@ -253,8 +304,9 @@ async fn fire_schedule(
     name: &str,
     at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> Result<Value, TwinError> {
-    let schedule = sources::schedule_by_name(stack, name)
-        .ok_or_else(|| TwinError::Invoke(format!("no schedule or scheduled function named {name}")))?;
+    let schedule = sources::schedule_by_name(stack, name).ok_or_else(|| {
+        TwinError::Invoke(format!("no schedule or scheduled function named {name}"))
+    })?;
     let event = sources::scheduled_event(&schedule.name, at.unwrap_or_else(chrono::Utc::now));
     invoke_pool(pools, &schedule.function, &event).await
 }
@@ -267,7 +319,11 @@ struct ControlState {
 fn control_answer(result: Result<Value, TwinError>) -> Response {
     match result {
         Ok(value) => (StatusCode::OK, axum::Json(value)).into_response(),
-        Err(err) => (StatusCode::BAD_GATEWAY, axum::Json(json!({"error": err.to_string()}))).into_response(),
+        Err(err) => (
+            StatusCode::BAD_GATEWAY,
+            axum::Json(json!({"error": err.to_string()})),
+        )
+            .into_response(),
     }
 }
 
@@ -290,13 +346,25 @@ struct FireQuery {
     time: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-async fn fire(State(state): State<Arc<ControlState>>, Path(name): Path<String>, Query(query): Query<FireQuery>) -> Response {
+async fn fire(
+    State(state): State<Arc<ControlState>>,
+    Path(name): Path<String>,
+    Query(query): Query<FireQuery>,
+) -> Response {
     control_answer(fire_schedule(&state.stack, &state.pools, &name, query.time).await)
 }
 
-async fn invoke(State(state): State<Arc<ControlState>>, Path(name): Path<String>, body: Bytes) -> Response {
+async fn invoke(
+    State(state): State<Arc<ControlState>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Response {
     match serde_json::from_slice::<Value>(&body) {
         Ok(event) => control_answer(invoke_pool(&state.pools, &name, &event).await),
-        Err(e) => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": format!("the event is not JSON: {e}")}))).into_response(),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": format!("the event is not JSON: {e}")})),
+        )
+            .into_response(),
     }
 }

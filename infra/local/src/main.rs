@@ -19,7 +19,10 @@ use serde_json::{Value, json};
 const STATE_FILE: &str = "twin.json";
 
 fn env_or(name: &str, default: &str) -> String {
-    std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| default.to_owned())
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| default.to_owned())
 }
 
 fn state_dir() -> PathBuf {
@@ -31,7 +34,9 @@ fn template_path() -> PathBuf {
 }
 
 fn port(name: &str, default: u16) -> Result<u16, String> {
-    env_or(name, &default.to_string()).parse().map_err(|_| format!("{name} must be a port number"))
+    env_or(name, &default.to_string())
+        .parse()
+        .map_err(|_| format!("{name} must be a port number"))
 }
 
 /// `Name=Value` pairs separated by spaces, as `sam deploy --parameter-overrides` takes them.
@@ -47,7 +52,10 @@ fn parse_params(raw: &str) -> Result<Vec<(String, String)>, String> {
 }
 
 fn flag(args: &[String], name: &str) -> Option<String> {
-    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned()
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
 }
 
 fn params(args: &[String]) -> Result<Vec<(String, String)>, String> {
@@ -72,7 +80,10 @@ async fn main() {
 }
 
 async fn up(args: &[String]) -> Result<(), String> {
-    tracing_subscriber::fmt().with_env_filter(env_or("TWIN_LOG", "info")).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(env_or("TWIN_LOG", "info"))
+        .with_target(false)
+        .init();
     let options = TwinOptions {
         template: template_path(),
         stack_name: "aftercare-local".into(),
@@ -84,7 +95,9 @@ async fn up(args: &[String]) -> Result<(), String> {
         bin_dir: PathBuf::from(env_or("TWIN_BIN_DIR", "target/debug")),
         state_dir: state_dir(),
         logs: LogSink::Console,
-        max_concurrency: env_or("TWIN_CONCURRENCY", "8").parse().map_err(|_| "TWIN_CONCURRENCY must be a number")?,
+        max_concurrency: env_or("TWIN_CONCURRENCY", "8")
+            .parse()
+            .map_err(|_| "TWIN_CONCURRENCY must be a number")?,
         run_schedules: true,
     };
     let twin = Twin::start(options).await.map_err(|e| e.to_string())?;
@@ -92,15 +105,34 @@ async fn up(args: &[String]) -> Result<(), String> {
     std::fs::write(state_dir().join(STATE_FILE), state.to_string()).map_err(|e| e.to_string())?;
     let stack = &twin.stack;
     eprintln!("\nAftercare local twin");
-    eprintln!("  API        {}   (routes: {})", twin.api_url, stack.routes.iter().map(|r| r.key()).collect::<Vec<_>>().join(", "));
-    eprintln!("  emulator   {}   (moto_server: {} tables, {} queues, {} bucket)", twin.moto_endpoint, stack.tables.len(), stack.queues.len(), stack.buckets.len());
+    eprintln!(
+        "  API        {}   (routes: {})",
+        twin.api_url,
+        stack
+            .routes
+            .iter()
+            .map(|r| r.key())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    eprintln!(
+        "  emulator   {}   (moto_server: {} tables, {} queues, {} bucket)",
+        twin.moto_endpoint,
+        stack.tables.len(),
+        stack.queues.len(),
+        stack.buckets.len()
+    );
     for s in &stack.schedules {
-        eprintln!("  schedule   {} {} -> {}   (`make sweep` fires it now)", s.name, s.expression, s.function);
+        eprintln!(
+            "  schedule   {} {} -> {}   (`make sweep` fires it now)",
+            s.name, s.expression, s.function
+        );
     }
     eprintln!("  not emulated: {}", stack.not_emulated.join(", "));
     eprintln!("  token      make token ROLE=customer SUB=c-1\nCtrl-C stops everything.\n");
 
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(|e| e.to_string())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = terminate.recv() => {}
@@ -112,17 +144,38 @@ async fn up(args: &[String]) -> Result<(), String> {
 }
 
 fn token(args: &[String]) -> Result<(), String> {
-    let role = flag(args, "--role").ok_or("--role is required (customer, agent, expert, supervisor or finance)")?;
+    let role = flag(args, "--role")
+        .ok_or("--role is required (customer, agent, expert, supervisor or finance)")?;
     if !["customer", "agent", "expert", "supervisor", "finance"].contains(&role.as_str()) {
-        return Err(format!("unknown role {role:?}: use customer, agent, expert, supervisor or finance"));
+        return Err(format!(
+            "unknown role {role:?}: use customer, agent, expert, supervisor or finance"
+        ));
     }
-    let sub = flag(args, "--sub").filter(|s| !s.is_empty()).ok_or("--sub is required (the customer or staff id)")?;
-    let ttl: i64 = flag(args, "--ttl").unwrap_or_else(|| "3600".into()).parse().map_err(|_| "--ttl takes seconds")?;
-    let template = Template::load(&template_path(), "aftercare-local", &params(args)?, "http://127.0.0.1").map_err(|e| e.to_string())?;
+    let sub = flag(args, "--sub")
+        .filter(|s| !s.is_empty())
+        .ok_or("--sub is required (the customer or staff id)")?;
+    let ttl: i64 = flag(args, "--ttl")
+        .unwrap_or_else(|| "3600".into())
+        .parse()
+        .map_err(|_| "--ttl takes seconds")?;
+    let template = Template::load(
+        &template_path(),
+        "aftercare-local",
+        &params(args)?,
+        "http://127.0.0.1",
+    )
+    .map_err(|e| e.to_string())?;
     let stack = Stack::from_template(template).map_err(|e| e.to_string())?;
-    let authorizer = stack.authorizer.ok_or("the template's HTTP API has no JWT authorizer")?;
-    let key = aftercare_twin::jwt::SigningKey::load_or_create(&state_dir()).map_err(|e| e.to_string())?;
-    println!("{}", key.token(&authorizer, &sub, &role, ttl).map_err(|e| e.to_string())?);
+    let authorizer = stack
+        .authorizer
+        .ok_or("the template's HTTP API has no JWT authorizer")?;
+    let key =
+        aftercare_twin::jwt::SigningKey::load_or_create(&state_dir()).map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        key.token(&authorizer, &sub, &role, ttl)
+            .map_err(|e| e.to_string())?
+    );
     Ok(())
 }
 
@@ -131,7 +184,11 @@ fn invoke(args: &[String]) -> Result<(), String> {
         return Err("usage: twin invoke FUNCTION EVENT.json (FUNCTION as the template names it, e.g. IntakeFunction)".into());
     };
     let event = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
-    control("POST", &format!("/functions/{function}/invoke"), Some(&event))
+    control(
+        "POST",
+        &format!("/functions/{function}/invoke"),
+        Some(&event),
+    )
 }
 
 /// Calls the running twin's control endpoint and prints its JSON answer.
@@ -139,11 +196,15 @@ fn control(method: &str, path: &str, body: Option<&str>) -> Result<(), String> {
     let state = std::fs::read_to_string(state_dir().join(STATE_FILE))
         .map_err(|_| "no twin is running here: start one with `make dev`".to_owned())?;
     let state: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
-    let url = state["control_url"].as_str().ok_or("the state file names no control URL")?;
+    let url = state["control_url"]
+        .as_str()
+        .ok_or("the state file names no control URL")?;
     let address = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address)
         .map_err(|_| "the twin is not answering: is `make dev` still running?".to_owned())?;
-    stream.set_read_timeout(Some(Duration::from_secs(120))).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(120)))
+        .map_err(|e| e.to_string())?;
     let body = body.unwrap_or("");
     write!(
         stream,
@@ -152,7 +213,9 @@ fn control(method: &str, path: &str, body: Option<&str>) -> Result<(), String> {
     )
     .map_err(|e| e.to_string())?;
     let mut response = String::new();
-    stream.read_to_string(&mut response).map_err(|e| e.to_string())?;
+    stream
+        .read_to_string(&mut response)
+        .map_err(|e| e.to_string())?;
     let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let ok = head.starts_with("HTTP/1.1 2");
     let pretty = serde_json::from_str::<Value>(payload)
@@ -174,7 +237,10 @@ mod tests {
     fn reads_parameter_overrides_like_sam() {
         assert_eq!(
             parse_params("SlaNormalFirstResponseMinutes=1  QueueMaxReceiveCount=2").unwrap(),
-            vec![("SlaNormalFirstResponseMinutes".into(), "1".into()), ("QueueMaxReceiveCount".into(), "2".into())]
+            vec![
+                ("SlaNormalFirstResponseMinutes".into(), "1".into()),
+                ("QueueMaxReceiveCount".into(), "2".into())
+            ]
         );
         assert!(parse_params("").unwrap().is_empty());
         assert!(parse_params("NoEquals").is_err());

@@ -36,12 +36,17 @@ impl Moto {
             child,
         };
         for _ in 0..300 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
                 return Ok(moto);
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Err(TwinError::Moto(format!("moto_server did not listen on port {port} within 30 s")))
+        Err(TwinError::Moto(format!(
+            "moto_server did not listen on port {port} within 30 s"
+        )))
     }
 
     pub async fn stop(mut self) {

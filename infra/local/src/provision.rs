@@ -24,34 +24,55 @@ fn key_schema(value: Option<&Value>) -> Result<Vec<KeySchemaElement>, TwinError>
         .map(|k| {
             KeySchemaElement::builder()
                 .attribute_name(k.get("AttributeName").map(scalar).unwrap_or_default())
-                .key_type(KeyType::from(k.get("KeyType").map(scalar).unwrap_or_default().as_str()))
+                .key_type(KeyType::from(
+                    k.get("KeyType").map(scalar).unwrap_or_default().as_str(),
+                ))
                 .build()
                 .map_err(|e| fail("key schema", e))
         })
         .collect()
 }
 
-async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableSpec) -> Result<(), TwinError> {
+async fn create_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &TableSpec,
+) -> Result<(), TwinError> {
     let p = &table.properties;
     let mut request = client
         .create_table()
         .table_name(&table.name)
         .set_key_schema(Some(key_schema(p.get("KeySchema"))?))
         .billing_mode(BillingMode::from(
-            p.get("BillingMode").map(scalar).unwrap_or_else(|| "PAY_PER_REQUEST".into()).as_str(),
+            p.get("BillingMode")
+                .map(scalar)
+                .unwrap_or_else(|| "PAY_PER_REQUEST".into())
+                .as_str(),
         ));
-    for def in p.get("AttributeDefinitions").and_then(Value::as_array).into_iter().flatten() {
+    for def in p
+        .get("AttributeDefinitions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         request = request.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(def.get("AttributeName").map(scalar).unwrap_or_default())
                 .attribute_type(ScalarAttributeType::from(
-                    def.get("AttributeType").map(scalar).unwrap_or_default().as_str(),
+                    def.get("AttributeType")
+                        .map(scalar)
+                        .unwrap_or_default()
+                        .as_str(),
                 ))
                 .build()
                 .map_err(|e| fail("attribute definition", e))?,
         );
     }
-    for index in p.get("GlobalSecondaryIndexes").and_then(Value::as_array).into_iter().flatten() {
+    for index in p
+        .get("GlobalSecondaryIndexes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let projection = index.get("Projection");
         let mut projection_builder = Projection::builder().projection_type(ProjectionType::from(
             projection
@@ -60,7 +81,12 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableSpec) -> R
                 .unwrap_or_else(|| "ALL".into())
                 .as_str(),
         ));
-        for attr in projection.and_then(|p| p.get("NonKeyAttributes")).and_then(Value::as_array).into_iter().flatten() {
+        for attr in projection
+            .and_then(|p| p.get("NonKeyAttributes"))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             projection_builder = projection_builder.non_key_attributes(scalar(attr));
         }
         request = request.global_secondary_indexes(
@@ -72,10 +98,17 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableSpec) -> R
                 .map_err(|e| fail("index", e))?,
         );
     }
-    if p.pointer("/SSESpecification/SSEEnabled").map(scalar).as_deref() == Some("true") {
+    if p.pointer("/SSESpecification/SSEEnabled")
+        .map(scalar)
+        .as_deref()
+        == Some("true")
+    {
         request = request.sse_specification(SseSpecification::builder().enabled(true).build());
     }
-    request.send().await.map_err(|e| fail(&format!("create table {}", table.name), e))?;
+    request
+        .send()
+        .await
+        .map_err(|e| fail(&format!("create table {}", table.name), e))?;
 
     if let Some(ttl) = p.get("TimeToLiveSpecification") {
         client
@@ -92,7 +125,11 @@ async fn create_table(client: &aws_sdk_dynamodb::Client, table: &TableSpec) -> R
             .await
             .map_err(|e| fail(&format!("ttl of {}", table.name), e))?;
     }
-    if p.pointer("/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled").map(scalar).as_deref() == Some("true") {
+    if p.pointer("/PointInTimeRecoverySpecification/PointInTimeRecoveryEnabled")
+        .map(scalar)
+        .as_deref()
+        == Some("true")
+    {
         client
             .update_continuous_backups()
             .table_name(&table.name)
@@ -121,7 +158,10 @@ pub async fn provision(stack: &Stack, aws: &aws_config::SdkConfig) -> Result<(),
         for (name, value) in &queue.attributes {
             request = request.attributes(QueueAttributeName::from(name.as_str()), value);
         }
-        request.send().await.map_err(|e| fail(&format!("create queue {}", queue.name), e))?;
+        request
+            .send()
+            .await
+            .map_err(|e| fail(&format!("create queue {}", queue.name), e))?;
     }
     let s3 = aws_sdk_s3::Client::new(aws);
     for bucket in &stack.buckets {

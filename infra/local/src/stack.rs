@@ -109,7 +109,10 @@ fn text(value: Option<&Value>) -> Option<String> {
 }
 
 fn number(value: Option<&Value>, default: u64) -> u64 {
-    value.map(scalar).and_then(|s| s.parse().ok()).unwrap_or(default)
+    value
+        .map(scalar)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
 }
 
 /// The logical id a `!GetAtt X.Arn` or `!Ref X` (long form) points at.
@@ -173,7 +176,11 @@ impl Stack {
                 if let Some(count) = policy.get("maxReceiveCount").map(scalar) {
                     policy["maxReceiveCount"] = Value::from(count.parse::<u64>().unwrap_or(5));
                 }
-                dead_letter_queue = target(properties.get("RedrivePolicy").and_then(|r| r.get("deadLetterTargetArn")));
+                dead_letter_queue = target(
+                    properties
+                        .get("RedrivePolicy")
+                        .and_then(|r| r.get("deadLetterTargetArn")),
+                );
                 attributes.push(("RedrivePolicy".into(), policy.to_string()));
             }
             stack.queues.push(QueueSpec {
@@ -202,7 +209,11 @@ impl Stack {
                     .get("Authorizers")
                     .and_then(|a| a.get(&default))
                     .and_then(|a| a.get("JwtConfiguration"))
-                    .ok_or_else(|| TwinError::Template(format!("{logical}: authorizer {default} has no JwtConfiguration")))?;
+                    .ok_or_else(|| {
+                        TwinError::Template(format!(
+                            "{logical}: authorizer {default} has no JwtConfiguration"
+                        ))
+                    })?;
                 let config = t.resolve(config)?;
                 stack.authorizer = Some(JwtAuthorizer {
                     issuer: text(config.get("issuer")).unwrap_or_default(),
@@ -222,7 +233,11 @@ impl Stack {
                 .and_then(|m| m.get("BuildProperties"))
                 .and_then(|b| b.get("Binary"))
                 .map(scalar)
-                .ok_or_else(|| TwinError::Template(format!("{logical}: Metadata.BuildProperties.Binary names no binary")))?;
+                .ok_or_else(|| {
+                    TwinError::Template(format!(
+                        "{logical}: Metadata.BuildProperties.Binary names no binary"
+                    ))
+                })?;
             let log_level = properties
                 .get("LoggingConfig")
                 .and_then(|l| l.get("ApplicationLogLevel"))
@@ -237,7 +252,11 @@ impl Stack {
                 memory_mb: number(properties.get("MemorySize"), 128),
                 log_level,
             });
-            let events = properties.get("Events").and_then(Value::as_object).cloned().unwrap_or_default();
+            let events = properties
+                .get("Events")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
             for (event_name, event) in events {
                 let kind = event.get("Type").map(scalar).unwrap_or_default();
                 let props = t.resolve(event.get("Properties").unwrap_or(&Value::Null))?;
@@ -246,16 +265,22 @@ impl Stack {
                     "HttpApi" => {
                         let authorizer = props.pointer("/Auth/Authorizer").map(scalar);
                         stack.routes.push(Route {
-                            method: text(props.get("Method")).map(|m| m.to_uppercase()).unwrap_or_else(|| "ANY".into()),
+                            method: text(props.get("Method"))
+                                .map(|m| m.to_uppercase())
+                                .unwrap_or_else(|| "ANY".into()),
                             path: text(props.get("Path")),
                             function: logical.into(),
                             authorized: authorizer.as_deref() != Some("NONE"),
                         });
                     }
                     "SQS" => {
-                        let queue = target(raw_props.get("Queue"))
-                            .ok_or_else(|| TwinError::Template(format!("{logical}.{event_name}: Queue must be !GetAtt <Queue>.Arn")))?;
-                        let responses = props.get("FunctionResponseTypes").and_then(Value::as_array);
+                        let queue = target(raw_props.get("Queue")).ok_or_else(|| {
+                            TwinError::Template(format!(
+                                "{logical}.{event_name}: Queue must be !GetAtt <Queue>.Arn"
+                            ))
+                        })?;
+                        let responses =
+                            props.get("FunctionResponseTypes").and_then(Value::as_array);
                         stack.queue_sources.push(QueueSource {
                             function: logical.into(),
                             queue,
@@ -265,8 +290,13 @@ impl Stack {
                         });
                     }
                     "Schedule" | "ScheduleV2" => {
-                        let expression = text(props.get("Schedule").or(props.get("ScheduleExpression")))
-                            .ok_or_else(|| TwinError::Template(format!("{logical}.{event_name}: no schedule expression")))?;
+                        let expression =
+                            text(props.get("Schedule").or(props.get("ScheduleExpression")))
+                                .ok_or_else(|| {
+                                    TwinError::Template(format!(
+                                        "{logical}.{event_name}: no schedule expression"
+                                    ))
+                                })?;
                         stack.schedules.push(Schedule {
                             function: logical.into(),
                             name: format!("{logical}{event_name}"),
@@ -276,8 +306,11 @@ impl Stack {
                         });
                     }
                     "S3" => {
-                        let bucket = target(raw_props.get("Bucket"))
-                            .ok_or_else(|| TwinError::Template(format!("{logical}.{event_name}: Bucket must be !Ref <Bucket>")))?;
+                        let bucket = target(raw_props.get("Bucket")).ok_or_else(|| {
+                            TwinError::Template(format!(
+                                "{logical}.{event_name}: Bucket must be !Ref <Bucket>"
+                            ))
+                        })?;
                         let events = match props.get("Events") {
                             Some(Value::Array(list)) => list.iter().map(scalar).collect(),
                             Some(one) => vec![scalar(one)],
@@ -288,7 +321,11 @@ impl Stack {
                                 .pointer("/Filter/S3Key/Rules")
                                 .and_then(Value::as_array)
                                 .and_then(|rules| {
-                                    rules.iter().find(|r| r.get("Name").map(scalar).is_some_and(|n| n.eq_ignore_ascii_case(name)))
+                                    rules.iter().find(|r| {
+                                        r.get("Name")
+                                            .map(scalar)
+                                            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                                    })
                                 })
                                 .and_then(|r| r.get("Value"))
                                 .map(scalar)

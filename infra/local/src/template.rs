@@ -36,8 +36,9 @@ impl Template {
     ) -> Result<Template, TwinError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| TwinError::Template(format!("cannot read {}: {e}", path.display())))?;
-        let yaml: serde_norway::Value = serde_norway::from_str(&text)
-            .map_err(|e| TwinError::Template(format!("{} is not valid YAML: {e}", path.display())))?;
+        let yaml: serde_norway::Value = serde_norway::from_str(&text).map_err(|e| {
+            TwinError::Template(format!("{} is not valid YAML: {e}", path.display()))
+        })?;
         let doc = long_form(yaml);
         let resources = doc
             .get("Resources")
@@ -89,7 +90,14 @@ impl Template {
         self.resources
             .iter()
             .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
-            .map(|(id, r)| (id.as_str(), r.get("Properties").and_then(Value::as_object).unwrap_or(&EMPTY)))
+            .map(|(id, r)| {
+                (
+                    id.as_str(),
+                    r.get("Properties")
+                        .and_then(Value::as_object)
+                        .unwrap_or(&EMPTY),
+                )
+            })
             .collect()
     }
 
@@ -145,7 +153,11 @@ impl Template {
     }
 
     pub fn queue_url(&self, logical: &str) -> String {
-        format!("{}/{ACCOUNT}/{}", self.queue_endpoint, self.physical_name(logical))
+        format!(
+            "{}/{ACCOUNT}/{}",
+            self.queue_endpoint,
+            self.physical_name(logical)
+        )
     }
 
     fn reference(&self, name: &str) -> Result<String, TwinError> {
@@ -159,7 +171,9 @@ impl Template {
             Some("AWS::SQS::Queue") => Ok(self.queue_url(name)),
             Some("AWS::Serverless::HttpApi") => Ok("local".into()),
             Some(_) => Ok(self.physical_name(name)),
-            None => Err(TwinError::Template(format!("!Ref {name}: no such parameter or resource"))),
+            None => Err(TwinError::Template(format!(
+                "!Ref {name}: no such parameter or resource"
+            ))),
         }
     }
 
@@ -167,7 +181,9 @@ impl Template {
         let name = self.physical_name(logical);
         let kind = self.resource_type(logical).unwrap_or_default();
         Ok(match (kind, attribute) {
-            ("AWS::DynamoDB::Table", "Arn") => format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
+            ("AWS::DynamoDB::Table", "Arn") => {
+                format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}")
+            }
             ("AWS::SQS::Queue", "Arn") => format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"),
             ("AWS::SQS::Queue", "QueueName") => name,
             ("AWS::SQS::Queue", "QueueUrl") => self.queue_url(logical),
@@ -175,7 +191,9 @@ impl Template {
             ("AWS::Serverless::Function", "Arn") => {
                 format!("arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
             }
-            ("AWS::Logs::LogGroup", "Arn") => format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"),
+            ("AWS::Logs::LogGroup", "Arn") => {
+                format!("arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}")
+            }
             ("AWS::KMS::Key", "Arn") => format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{name}"),
             _ => {
                 return Err(TwinError::Template(format!(
@@ -198,7 +216,9 @@ impl Template {
                                 .split_once('.')
                                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                                 .ok_or_else(|| TwinError::Template(format!("!GetAtt {s}")))?,
-                            Value::Array(parts) if parts.len() == 2 => (scalar(&parts[0]), scalar(&parts[1])),
+                            Value::Array(parts) if parts.len() == 2 => {
+                                (scalar(&parts[0]), scalar(&parts[1]))
+                            }
                             other => return Err(TwinError::Template(format!("!GetAtt {other}"))),
                         };
                         Ok(Value::String(self.attribute(&logical, &attribute)?))
@@ -271,7 +291,10 @@ impl Template {
     }
 
     /// Resolved environment variables of a function, as Lambda would set them.
-    pub fn function_environment(&self, logical: &str) -> Result<HashMap<String, String>, TwinError> {
+    pub fn function_environment(
+        &self,
+        logical: &str,
+    ) -> Result<HashMap<String, String>, TwinError> {
         let properties = self.function_properties(logical);
         let variables = properties
             .get("Environment")
@@ -283,6 +306,16 @@ impl Template {
             .as_object()
             .map(|vars| vars.iter().map(|(k, v)| (k.clone(), scalar(v))).collect())
             .unwrap_or_default())
+    }
+}
+
+impl Template {
+    /// The type of every resource, for the twin's report of what it does not emulate.
+    pub fn resources_of_any(&self) -> Vec<String> {
+        self.resources
+            .values()
+            .filter_map(|r| r.get("Type").and_then(Value::as_str).map(str::to_owned))
+            .collect()
     }
 }
 
@@ -343,7 +376,11 @@ fn long_form(yaml: serde_norway::Value) -> Value {
         Y::Tagged(tagged) => {
             let tag = tagged.tag.to_string();
             let name = tag.trim_start_matches('!');
-            let key = if name == "Ref" { "Ref".to_owned() } else { format!("Fn::{name}") };
+            let key = if name == "Ref" {
+                "Ref".to_owned()
+            } else {
+                format!("Fn::{name}")
+            };
             let value = long_form(tagged.value);
             let value = match (name, value) {
                 ("GetAtt", Value::String(s)) => match s.split_once('.') {
@@ -366,7 +403,10 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("template.yaml");
         std::fs::write(&path, text).unwrap();
-        let overrides: Vec<_> = overrides.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let overrides: Vec<_> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Template::load(&path, "stack", &overrides, "http://127.0.0.1:5000")
     }
 
@@ -398,8 +438,14 @@ Resources:
         let t = template(TEXT, &[]).unwrap();
         let env = t.function_environment("Fn").unwrap();
         assert_eq!(env["TABLE"], "stack-Cases");
-        assert_eq!(env["QUEUE"], "http://127.0.0.1:5000/123456789012/stack-Due.fifo");
-        assert_eq!(env["QUEUE_ARN"], "arn:aws:sqs:us-east-1:123456789012:stack-Due.fifo");
+        assert_eq!(
+            env["QUEUE"],
+            "http://127.0.0.1:5000/123456789012/stack-Due.fifo"
+        );
+        assert_eq!(
+            env["QUEUE_ARN"],
+            "arn:aws:sqs:us-east-1:123456789012:stack-Due.fifo"
+        );
         assert_eq!(env["MINUTES"], "60");
         assert_eq!(env["SHARED"], "one");
         assert_eq!(
@@ -413,16 +459,9 @@ Resources:
     fn overrides_parameters_like_sam_deploy() {
         let t = template(TEXT, &[("Minutes", "1")]).unwrap();
         assert_eq!(t.function_environment("Fn").unwrap()["MINUTES"], "1");
-        assert!(matches!(template(TEXT, &[("Nope", "1")]), Err(TwinError::Template(_))));
-    }
-}
-
-impl Template {
-    /// The type of every resource, for the twin's report of what it does not emulate.
-    pub fn resources_of_any(&self) -> Vec<String> {
-        self.resources
-            .values()
-            .filter_map(|r| r.get("Type").and_then(Value::as_str).map(str::to_owned))
-            .collect()
+        assert!(matches!(
+            template(TEXT, &[("Nope", "1")]),
+            Err(TwinError::Template(_))
+        ));
     }
 }

@@ -196,7 +196,9 @@ impl CaseStore for DynamoCaseStore {
     async fn open_case(&self, case: &Case, first_entry: &TimelineEntry) -> Result<(), StoreError> {
         let case_put = Put::builder()
             .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?))
+            .set_item(Some(
+                serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
+            ))
             .condition_expression("attribute_not_exists(case_id)")
             .build()
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
@@ -276,7 +278,9 @@ impl SlaTimerIndex for DynamoCaseStore {
                 };
                 due.push(DueTimer {
                     case_id: case_id.parse().map_err(corrupt)?,
-                    due_at: DateTime::parse_from_rfc3339(due_at).map_err(corrupt)?.to_utc(),
+                    due_at: DateTime::parse_from_rfc3339(due_at)
+                        .map_err(corrupt)?
+                        .to_utc(),
                 });
             }
         }
@@ -295,7 +299,10 @@ mod tests {
     fn case(status: CaseStatus) -> Case {
         let draft = CaseDraft::parse(NewCaseRequest {
             order_id: "1001".into(),
-            lines: vec![NewCaseLine { sku: "SERUM-30".into(), quantity: 1 }],
+            lines: vec![NewCaseLine {
+                sku: "SERUM-30".into(),
+                quantity: 1,
+            }],
             description: "leaking".into(),
             opened: None,
         })
@@ -311,7 +318,11 @@ mod tests {
         let item = CaseItem::from(&case(CaseStatus::New));
         assert_eq!(item.sla_due_at.as_deref(), Some("2026-11-11T09:00:00.000Z"));
         assert_eq!(item.sla_shard.as_ref().map(String::len), Some(2));
-        assert!(item.queue_rank.unwrap().starts_with("1#2026-11-11T09:00:00.000Z#"));
+        assert!(
+            item.queue_rank
+                .unwrap()
+                .starts_with("1#2026-11-11T09:00:00.000Z#")
+        );
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! A case goes through every layer: API -> JWT -> intake binary -> DynamoDB, and back.
+
+use aftercare_e2e::{twin, unique};
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::json;
+
+use crate::{answer, http};
+
+fn leak_report() -> serde_json::Value {
+    json!({"order_id": "1001", "lines": [{"sku": "SERUM-30", "quantity": 1}],
+           "description": "快递到的时候精华液瓶子漏了 the serum leaked", "opened": false})
+}
+
+#[tokio::test]
+async fn a_customer_opens_a_case_and_only_they_and_staff_read_it() {
+    let twin = twin();
+    let customer = unique("c");
+    let response = http()
+        .post(twin.api("/cases"))
+        .bearer_auth(twin.token(&customer, "customer"))
+        .json(&leak_report())
+        .send()
+        .await
+        .unwrap();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let (status, case) = answer(response).await;
+    assert_eq!(status, 201, "{case}");
+    let id = case["id"].as_str().unwrap().to_owned();
+    assert_eq!(location.as_deref(), Some(format!("/cases/{id}").as_str()));
+    assert_eq!(case["status"], "new");
+    assert_eq!(case["customer_id"], customer.as_str());
+    assert_eq!(case["timeline"][0]["actor"], format!("customer:{customer}"));
+
+    // Durably written, with its SLA timer in the sharded index.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&twin.aws().await);
+    let stored = dynamodb
+        .get_item()
+        .table_name(twin.name_of("CasesTable"))
+        .key("case_id", AttributeValue::S(id.clone()))
+        .key("entry", AttributeValue::S("case".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the case is stored");
+    assert_eq!(stored["customer_id"].as_s().unwrap(), &customer);
+    assert!(stored["sla_shard"].as_s().unwrap().len() == 2);
+    assert!(
+        stored["sla_due_at"]
+            .as_s()
+            .unwrap()
+            .starts_with(&case["sla"]["first_response_due"].as_str().unwrap()[..16])
+    );
+
+    let get = |sub: &str, role: &str| {
+        http()
+            .get(twin.api(&format!("/cases/{id}")))
+            .bearer_auth(twin.token(sub, role))
+            .send()
+    };
+    let (status, own) = answer(get(&customer, "customer").await.unwrap()).await;
+    assert_eq!((status, &own["id"]), (200, &case["id"]));
+    assert_eq!(own["timeline"].as_array().unwrap().len(), 1);
+    let (status, other) = answer(get(&unique("c"), "customer").await.unwrap()).await;
+    assert_eq!(
+        (status, other["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
+    for role in ["agent", "expert", "supervisor"] {
+        assert_eq!(
+            get(&unique("s"), role).await.unwrap().status(),
+            200,
+            "{role}"
+        );
+    }
+    assert_eq!(get(&unique("f"), "finance").await.unwrap().status(), 404);
+}
+
+#[tokio::test]
+async fn twenty_concurrent_cases_are_all_kept() {
+    let twin = twin();
+    let customer = unique("c");
+    let token = twin.token(&customer, "customer");
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let request = http()
+                .post(twin.api("/cases"))
+                .bearer_auth(&token)
+                .json(&leak_report());
+            tokio::spawn(async move { answer(request.send().await.unwrap()).await })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for request in requests {
+        answers.push(request.await.unwrap());
+    }
+    let mut ids: Vec<String> = answers
+        .iter()
+        .map(|(status, body)| {
+            assert_eq!(*status, 201, "{body}");
+            body["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 20);
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&twin.aws().await);
+    let stored = dynamodb
+        .query()
+        .table_name(twin.name_of("CasesTable"))
+        .index_name("cases-by-customer")
+        .key_condition_expression("customer_id = :c")
+        .expression_attribute_values(":c", AttributeValue::S(customer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.count, 20);
+}
+
+#[tokio::test]
+async fn the_sweep_sees_a_case_exactly_when_its_deadline_passes() {
+    let twin = twin();
+    let (status, case) = answer(
+        http()
+            .post(twin.api("/cases"))
+            .bearer_auth(twin.token(&unique("c"), "customer"))
+            .json(&leak_report())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    // Scheduled events carry whole seconds, as EventBridge sends them.
+    use chrono::{DurationRound, TimeDelta};
+    let due: chrono::DateTime<chrono::Utc> = case["sla"]["first_response_due"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let second_before = due.duration_trunc(TimeDelta::seconds(1)).unwrap() - TimeDelta::seconds(1);
+    let second_after = due.duration_trunc(TimeDelta::seconds(1)).unwrap() + TimeDelta::seconds(1);
+    let before = twin
+        .fire_schedule("SlaEscalationFunction", second_before)
+        .await
+        .unwrap();
+    let after = twin
+        .fire_schedule("SlaEscalationFunction", second_after)
+        .await
+        .unwrap();
+    assert!(
+        after["due"].as_u64().unwrap() > before["due"].as_u64().unwrap(),
+        "the case is due once its deadline passed, not before: {before} vs {after}"
+    );
+}
