@@ -11,8 +11,11 @@
 pub mod api;
 pub mod auth;
 pub mod case;
+pub mod classify;
 pub mod clock;
+pub mod complaint;
 pub mod config;
+pub mod remedy;
 pub mod sla;
 pub mod store;
 pub mod telemetry;

@@ -27,28 +27,22 @@ impl SigningKey {
     /// The twin's key from `dir`, created on first use.
     pub fn load_or_create(dir: &Path) -> Result<SigningKey, TwinError> {
         let path = dir.join(KEY_FILE);
-        let pem = match std::fs::read_to_string(&path) {
-            Ok(pem) => pem,
-            Err(_) => {
-                std::fs::create_dir_all(dir).map_err(|e| TwinError::Key(e.to_string()))?;
-                let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
-                    .map_err(|e| TwinError::Key(e.to_string()))?;
-                let pem = key
-                    .to_pkcs8_pem(LineEnding::LF)
-                    .map_err(|e| TwinError::Key(e.to_string()))?
-                    .to_string();
-                // Write then rename, so two twins starting at once never read half a key.
-                let tmp = dir.join(format!("{KEY_FILE}.{}", std::process::id()));
-                std::fs::write(&tmp, &pem).map_err(|e| TwinError::Key(e.to_string()))?;
-                if std::fs::hard_link(&tmp, &path).is_err() {
-                    // Another process won the race; use its key.
-                    let _ = std::fs::remove_file(&tmp);
-                    return SigningKey::load_or_create(dir);
-                }
-                let _ = std::fs::remove_file(&tmp);
-                pem
-            }
-        };
+        if !path.exists() {
+            std::fs::create_dir_all(dir).map_err(|e| TwinError::Key(e.to_string()))?;
+            let key = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2048)
+                .map_err(|e| TwinError::Key(e.to_string()))?;
+            let pem = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| TwinError::Key(e.to_string()))?;
+            // Write aside, then link into place: of twins (or tests) starting at once, one key
+            // wins, and every one of them reads that key back below.
+            let tmp = dir.join(format!("{KEY_FILE}.{}", ulid::Ulid::new()));
+            std::fs::write(&tmp, pem.as_bytes()).map_err(|e| TwinError::Key(e.to_string()))?;
+            let _ = std::fs::hard_link(&tmp, &path);
+            let _ = std::fs::remove_file(&tmp);
+        }
+        let pem = std::fs::read_to_string(&path)
+            .map_err(|e| TwinError::Key(format!("{}: {e}", path.display())))?;
         let private =
             rsa::RsaPrivateKey::from_pkcs8_pem(&pem).map_err(|e| TwinError::Key(e.to_string()))?;
         let public_pem = private

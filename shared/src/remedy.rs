@@ -1,0 +1,1 @@
+//! Remedy matching (in progress).
