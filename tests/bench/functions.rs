@@ -22,8 +22,16 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
     ("intake", "IntakeFunction", "intake-"),
     ("photo-upload", "PhotoUploadFunction", "photo-upload-"),
     ("sla-escalation", "SlaEscalationFunction", "sla-escalation-"),
-    ("refund-approval", "RefundApprovalFunction", "refund-approval-"),
-    ("survey-dispatch", "SurveyDispatchFunction", "survey-dispatch-"),
+    (
+        "refund-approval",
+        "RefundApprovalFunction",
+        "refund-approval-",
+    ),
+    (
+        "survey-dispatch",
+        "SurveyDispatchFunction",
+        "survey-dispatch-",
+    ),
 ];
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -34,7 +42,10 @@ fn median(mut samples: Vec<Duration>) -> Duration {
 async fn cold_start(launcher: &Launcher) -> Duration {
     let mut samples = Vec::with_capacity(SPAWNS);
     for _ in 0..SPAWNS {
-        let instance = launcher.spawn().await.unwrap_or_else(|e| panic!("{}: {e}", launcher.spec.binary));
+        let instance = launcher
+            .spawn()
+            .await
+            .unwrap_or_else(|e| panic!("{}: {e}", launcher.spec.binary));
         samples.push(instance.init_duration);
         instance.stop().await;
     }
@@ -46,15 +57,22 @@ fn size(path: &Path) -> Option<u64> {
 }
 
 fn mib(bytes: Option<u64>) -> String {
-    bytes.map(|b| format!("{:.2} MiB", b as f64 / (1024.0 * 1024.0))).unwrap_or_else(|| "n/a".into())
+    bytes
+        .map(|b| format!("{:.2} MiB", b as f64 / (1024.0 * 1024.0)))
+        .unwrap_or_else(|| "n/a".into())
 }
 
 fn samples_for(prefix: &str) -> Vec<Value> {
     let mut events = Vec::new();
-    for entry in std::fs::read_dir(workspace().join("events")).unwrap().flatten() {
+    for entry in std::fs::read_dir(workspace().join("events"))
+        .unwrap()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with(prefix) && name.ends_with(".json") {
-            events.push(serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap());
+            events.push(
+                serde_json::from_str(&std::fs::read_to_string(entry.path()).unwrap()).unwrap(),
+            );
         }
     }
     events
@@ -62,7 +80,10 @@ fn samples_for(prefix: &str) -> Vec<Value> {
 
 fn main() {
     let twin = TestTwin::start(twin_options("release", SUITE_PARAMETERS));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     runtime.block_on(async {
         let release = aftercare_e2e::bin_dir("release");
         let logs = LogSink::Directory(twin.log_dir.clone());

@@ -1,0 +1,1 @@
+//! Storefront webhooks (in progress).
