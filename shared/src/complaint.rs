@@ -58,7 +58,9 @@ impl Category {
     }
 
     pub fn parse(raw: &str) -> Option<Category> {
-        Category::BY_SERIOUSNESS.into_iter().find(|c| c.as_str() == raw)
+        Category::BY_SERIOUSNESS
+            .into_iter()
+            .find(|c| c.as_str() == raw)
     }
 
     /// Quality claims are separate from the no-reason return: opening the product does not
