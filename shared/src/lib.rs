@@ -11,6 +11,7 @@
 pub mod api;
 pub mod auth;
 pub mod case;
+pub mod catalogue;
 pub mod classify;
 pub mod clock;
 pub mod complaint;

@@ -126,7 +126,7 @@ fn main() {
             let rss_kib = instance.peak_rss_kib();
             instance.stop().await;
 
-            let lambda = workspace().join("target/lambda");
+            let lambda = aftercare_e2e::target_dir().join("lambda");
             let bin_arm = size(&lambda.join("arm64").join(binary).join("bootstrap"));
             let zip_arm = size(&lambda.join("arm64-zip").join(binary).join("bootstrap.zip"));
             let bin_x86 = size(&lambda.join("x86_64").join(binary).join("bootstrap"));

@@ -16,12 +16,16 @@ pub fn workspace() -> PathBuf {
         .expect("workspace root")
 }
 
+/// Where cargo builds (`CARGO_TARGET_DIR`, else `target/`).
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
 /// Where cargo put the binaries of `profile` (`debug` or `release`).
 pub fn bin_dir(profile: &str) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join("target"));
-    target.join(profile)
+    target_dir().join(profile)
 }
 
 pub fn moto_program() -> PathBuf {

@@ -5,10 +5,12 @@
 //! designed for it, every state change a conditional write.
 
 mod cases;
+mod catalogue;
 mod dynamo;
 mod refunds;
 
 pub use cases::{CaseFile, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
+pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.
