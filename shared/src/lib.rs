@@ -16,6 +16,7 @@ pub mod classify;
 pub mod clock;
 pub mod complaint;
 pub mod config;
+pub mod idempotency;
 pub mod money;
 pub mod remedy;
 pub mod sla;

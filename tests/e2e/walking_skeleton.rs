@@ -158,3 +158,82 @@ async fn the_sweep_sees_a_case_exactly_when_its_deadline_passes() {
         "the case is due once its deadline passed, not before: {before} vs {after}"
     );
 }
+
+#[tokio::test]
+async fn retries_with_one_idempotency_key_open_one_case() {
+    let twin = twin();
+    let customer = unique("c");
+    let token = twin.token(&customer, "customer");
+    let key = unique("key");
+    // Twenty copies of the same request at once, as a flaky mobile network might send them.
+    let requests: Vec<_> = (0..20)
+        .map(|_| {
+            let request = http()
+                .post(twin.api("/cases"))
+                .bearer_auth(&token)
+                .header("idempotency-key", &key)
+                .json(&leak_report());
+            tokio::spawn(async move { answer(request.send().await.unwrap()).await })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for request in requests {
+        let (status, body) = request.await.unwrap();
+        match status {
+            201 => ids.push(body["id"].as_str().unwrap().to_owned()),
+            // Lost the race while the winner's transaction was in flight: safe to retry.
+            409 => assert_eq!(body["error"]["code"], "conflict"),
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    ids.dedup();
+    assert_eq!(ids.len(), 1, "every success names the same case: {ids:?}");
+
+    // A later retry replays the first answer.
+    let (status, replay) = answer(
+        http()
+            .post(twin.api("/cases"))
+            .bearer_auth(&token)
+            .header("idempotency-key", &key)
+            .json(&leak_report())
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, replay["id"].as_str().unwrap()),
+        (201, ids[0].as_str())
+    );
+
+    // The same key with another body is refused, and writes nothing.
+    let mut other = leak_report();
+    other["description"] = json!("a different complaint");
+    let (status, refused) = answer(
+        http()
+            .post(twin.api("/cases"))
+            .bearer_auth(&token)
+            .header("idempotency-key", &key)
+            .json(&other)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (422, Some("idempotency_key_reused"))
+    );
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&twin.aws().await);
+    let stored = dynamodb
+        .query()
+        .table_name(twin.name_of("CasesTable"))
+        .index_name("cases-by-customer")
+        .key_condition_expression("customer_id = :c")
+        .expression_attribute_values(":c", AttributeValue::S(customer))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stored.count, 1, "one case for one key");
+}

@@ -12,8 +12,14 @@ use aftercare::case::{
 };
 use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError};
+use aftercare::idempotency::{
+    IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
+    request_record_key,
+};
 use aftercare::sla::SlaPolicy;
-use aftercare::store::{CaseFile, CaseStore, DynamoCaseStore};
+use aftercare::store::{
+    CaseFile, CaseStore, DynamoCaseStore, DynamoIdempotencyStore, IdempotencyStore, StoreError,
+};
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
@@ -23,19 +29,24 @@ use serde_json::Value;
 use tracing::Instrument;
 
 /// The intake function's dependencies, built once per Lambda instance.
-pub struct Intake<S, C> {
+pub struct Intake<S, I, C> {
     pub cases: S,
+    pub idempotency: I,
     pub clock: C,
     pub sla: SlaPolicy,
 }
 
-impl Intake<DynamoCaseStore, SystemClock> {
+impl Intake<DynamoCaseStore, DynamoIdempotencyStore, SystemClock> {
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = config::required("CASES_TABLE")?;
+        let cases_table = config::required("CASES_TABLE")?;
+        let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
         let sla = config::sla_policy()?;
         let aws = config::aws().await;
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Intake {
-            cases: DynamoCaseStore::new(aws_sdk_dynamodb::Client::new(&aws), table),
+            cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
+                .with_idempotency_table(&idempotency_table),
+            idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
         })
@@ -43,8 +54,8 @@ impl Intake<DynamoCaseStore, SystemClock> {
 }
 
 /// The Lambda entrypoint: intake answers HTTP API requests only.
-pub async fn handle<S: CaseStore, C: Clock>(
-    intake: &Intake<S, C>,
+pub async fn handle<S: CaseStore, I: IdempotencyStore, C: Clock>(
+    intake: &Intake<S, I, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
@@ -63,8 +74,8 @@ pub async fn handle<S: CaseStore, C: Clock>(
 }
 
 /// Routes one HTTP API request and always answers: errors become the documented error body.
-pub async fn respond<S: CaseStore, C: Clock>(
-    intake: &Intake<S, C>,
+pub async fn respond<S: CaseStore, I: IdempotencyStore, C: Clock>(
+    intake: &Intake<S, I, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
     let http = HttpRequest(request);
@@ -79,16 +90,21 @@ pub async fn respond<S: CaseStore, C: Clock>(
     })
 }
 
-async fn open_case<S: CaseStore, C: Clock>(
-    intake: &Intake<S, C>,
+async fn open_case<S: CaseStore, I: IdempotencyStore, C: Clock>(
+    intake: &Intake<S, I, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    const ROUTE: &str = "POST /cases";
     let caller = http.caller()?;
     if caller.role != Role::Customer {
         return Err(ApiError::forbidden(
             "Only customers open cases; staff record phone and chat complaints on the customer's behalf later.",
         ));
     }
+    let key = http
+        .header("idempotency-key")
+        .map(IdempotencyKey::parse)
+        .transpose()?;
     let draft = CaseDraft::parse(http.json_body::<NewCaseRequest>()?)?;
     let now = intake.clock.now();
     let case = Case::open(draft, &caller.subject, now, &intake.sla);
@@ -99,21 +115,71 @@ async fn open_case<S: CaseStore, C: Clock>(
         action: "opened".into(),
         note: None,
     };
-    intake.cases.open_case(&case, &opened).await?;
-    tracing::info!(queue = ?case.queue, priority = ?case.priority, "case opened");
+    let location = format!("/cases/{}", case.id);
     let file = CaseFile {
         case,
         timeline: vec![opened],
     };
-    let mut response = json_response(201, &CaseView::from(&file));
-    if let Ok(location) = format!("/cases/{}", file.case.id).parse() {
-        response.headers.insert("location", location);
+    let body = serde_json::to_string(&CaseView::from(&file)).map_err(|_| ApiError::internal())?;
+    let payload = payload_hash(&http.body_bytes()?);
+    let guard = key.as_ref().map(|key| IdempotencyRecord {
+        key: request_record_key(&caller.subject, ROUTE, key),
+        payload_hash: payload.clone(),
+        response: Some(SavedResponse {
+            status: 201,
+            body: body.clone(),
+            location: Some(location.clone()),
+        }),
+        expires_at: now + REQUEST_KEY_LIFETIME,
+    });
+    match intake
+        .cases
+        .open_case(&file.case, &file.timeline[0], guard.as_ref())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(queue = ?file.case.queue, priority = ?file.case.priority, "case opened");
+            Ok(saved_response(&SavedResponse {
+                status: 201,
+                body,
+                location: Some(location),
+            }))
+        }
+        // The key was used before: answer as then, or refuse a different request under it.
+        Err(StoreError::Conflict) if guard.is_some() => {
+            let guard = guard.expect("checked");
+            let stored = intake.idempotency.record(&guard.key).await?;
+            match stored.map(|record| record.replay(&payload, now)) {
+                Some(Replay::Same(Some(saved))) => {
+                    tracing::info!("idempotent replay");
+                    Ok(saved_response(&saved))
+                }
+                Some(Replay::DifferentPayload) => Err(ApiError::new(
+                    422,
+                    "idempotency_key_reused",
+                    "This Idempotency-Key was used with a different request; use a new key for a new request.",
+                )),
+                _ => Err(ApiError::conflict(
+                    "The request collided with another; retry it with the same Idempotency-Key.",
+                )),
+            }
+        }
+        Err(err) => Err(err.into()),
     }
-    Ok(response)
 }
 
-async fn get_case<S: CaseStore, C: Clock>(
-    intake: &Intake<S, C>,
+/// The HTTP answer for a response saved under an idempotency key (or about to be).
+fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
+    let mut response = json_response(saved.status, &serde_json::Value::Null);
+    response.body = Some(aws_lambda_events::encodings::Body::Text(saved.body.clone()));
+    if let Some(location) = saved.location.as_deref().and_then(|l| l.parse().ok()) {
+        response.headers.insert("location", location);
+    }
+    response
+}
+
+async fn get_case<S: CaseStore, I: IdempotencyStore, C: Clock>(
+    intake: &Intake<S, I, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -199,16 +265,43 @@ mod tests {
     use aws_lambda_events::encodings::Body;
     use chrono::TimeZone;
     use serde_json::json;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
+    /// Cases and idempotency records in memory, written together as the transaction would.
     #[derive(Default)]
-    struct MemoryCases(Mutex<Vec<CaseFile>>);
+    struct MemoryCases(Mutex<Vec<CaseFile>>, Arc<Mutex<Vec<IdempotencyRecord>>>);
+
+    struct MemoryRecords(Arc<Mutex<Vec<IdempotencyRecord>>>);
+
+    impl IdempotencyStore for MemoryRecords {
+        async fn record(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+            Ok(self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .find(|r| r.key == key)
+                .cloned())
+        }
+    }
 
     impl CaseStore for MemoryCases {
-        async fn open_case(&self, case: &Case, first: &TimelineEntry) -> Result<(), StoreError> {
+        async fn open_case(
+            &self,
+            case: &Case,
+            first: &TimelineEntry,
+            idempotency: Option<&IdempotencyRecord>,
+        ) -> Result<(), StoreError> {
             let mut cases = self.0.lock().unwrap();
+            let mut records = self.1.lock().unwrap();
             if cases.iter().any(|f| f.case.id == case.id) {
                 return Err(StoreError::Conflict);
+            }
+            if let Some(record) = idempotency {
+                if records.iter().any(|r| r.key == record.key) {
+                    return Err(StoreError::Conflict);
+                }
+                records.push(record.clone());
             }
             cases.push(CaseFile {
                 case: case.clone(),
@@ -227,9 +320,12 @@ mod tests {
         }
     }
 
-    fn intake() -> Intake<MemoryCases, FixedClock> {
+    fn intake() -> Intake<MemoryCases, MemoryRecords, FixedClock> {
+        let cases = MemoryCases::default();
+        let records = MemoryRecords(cases.1.clone());
         Intake {
-            cases: MemoryCases::default(),
+            cases,
+            idempotency: records,
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
         }
@@ -384,6 +480,72 @@ mod tests {
             None,
         );
         assert_eq!(respond(&intake, &garbage).await.status_code, 404);
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_replays_the_first_answer_and_refuses_another_body() {
+        let intake = intake();
+        let mut first = request(
+            "POST /cases",
+            "/cases",
+            Some(("c-1", "customer")),
+            Some(LEAK),
+        );
+        first
+            .headers
+            .insert("idempotency-key", "k-1".parse().unwrap());
+        let created = respond(&intake, &first).await;
+        assert_eq!(created.status_code, 201);
+        let replayed = respond(&intake, &first).await;
+        assert_eq!(replayed.status_code, 201);
+        assert_eq!(body(&replayed)["id"], body(&created)["id"]);
+        assert_eq!(replayed.headers["location"], created.headers["location"]);
+        assert_eq!(
+            intake.cases.0.lock().unwrap().len(),
+            1,
+            "the retry wrote nothing"
+        );
+
+        let mut other = request(
+            "POST /cases",
+            "/cases",
+            Some(("c-1", "customer")),
+            Some(
+                r#"{"order_id":"1002","lines":[{"sku":"CREAM-50","quantity":1}],"description":"allergy"}"#,
+            ),
+        );
+        other
+            .headers
+            .insert("idempotency-key", "k-1".parse().unwrap());
+        let refused = respond(&intake, &other).await;
+        assert_eq!(
+            (refused.status_code, body(&refused)["error"]["code"].clone()),
+            (422, json!("idempotency_key_reused"))
+        );
+
+        // The same key from another customer is another key.
+        let mut someone_else = request(
+            "POST /cases",
+            "/cases",
+            Some(("c-2", "customer")),
+            Some(LEAK),
+        );
+        someone_else
+            .headers
+            .insert("idempotency-key", "k-1".parse().unwrap());
+        assert_eq!(respond(&intake, &someone_else).await.status_code, 201);
+        assert_eq!(intake.cases.0.lock().unwrap().len(), 2);
+
+        let mut bad_key = request(
+            "POST /cases",
+            "/cases",
+            Some(("c-1", "customer")),
+            Some(LEAK),
+        );
+        bad_key
+            .headers
+            .insert("idempotency-key", "has space".parse().unwrap());
+        assert_eq!(respond(&intake, &bad_key).await.status_code, 422);
     }
 
     #[tokio::test]

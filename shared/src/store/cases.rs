@@ -20,10 +20,12 @@ use ulid::Ulid;
 
 use super::StoreError;
 use super::dynamo::{corrupt, store_error};
+use super::idempotency::record_put;
 use crate::case::{
     Case, CaseId, CaseLine, CaseStatus, Description, OrderId, Priority, Queue, TimelineEntry,
 };
 use crate::clock::rfc3339;
+use crate::idempotency::IdempotencyRecord;
 use crate::sla::{SlaDeadlines, TIMER_SHARDS, timer_shard};
 
 const CASE_ENTRY: &str = "case";
@@ -56,12 +58,14 @@ pub trait SlaTimerIndex: Send + Sync {
 
 /// Where cases live.
 pub trait CaseStore: Send + Sync {
-    /// Stores a newly opened case and its first timeline entry, atomically; `Conflict` if a case
-    /// with that id exists.
+    /// Stores a newly opened case, its first timeline entry and, when the request carried an
+    /// `Idempotency-Key`, the record of its answer, atomically; `Conflict` if a case with that
+    /// id exists or the key was used before.
     fn open_case(
         &self,
         case: &Case,
         first_entry: &TimelineEntry,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The case with its timeline, or `None`.
@@ -75,6 +79,7 @@ pub trait CaseStore: Send + Sync {
 pub struct DynamoCaseStore {
     client: Client,
     table: String,
+    idempotency_table: Option<String>,
 }
 
 impl DynamoCaseStore {
@@ -82,7 +87,14 @@ impl DynamoCaseStore {
         DynamoCaseStore {
             client,
             table: table.into(),
+            idempotency_table: None,
         }
+    }
+
+    /// Where idempotency records written with a case go.
+    pub fn with_idempotency_table(mut self, table: impl Into<String>) -> Self {
+        self.idempotency_table = Some(table.into());
+        self
     }
 }
 
@@ -193,7 +205,12 @@ fn timeline_put(table: &str, case: &CaseId, entry: &TimelineEntry) -> Result<Put
 }
 
 impl CaseStore for DynamoCaseStore {
-    async fn open_case(&self, case: &Case, first_entry: &TimelineEntry) -> Result<(), StoreError> {
+    async fn open_case(
+        &self,
+        case: &Case,
+        first_entry: &TimelineEntry,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let case_put = Put::builder()
             .table_name(&self.table)
             .set_item(Some(
@@ -202,17 +219,26 @@ impl CaseStore for DynamoCaseStore {
             .condition_expression("attribute_not_exists(case_id)")
             .build()
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        self.client
+        let mut transaction = self
+            .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(case_put).build())
             .transact_items(
                 TransactWriteItem::builder()
                     .put(timeline_put(&self.table, &case.id, first_entry)?)
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(store_error)?;
+            );
+        if let Some(record) = idempotency {
+            let table = self.idempotency_table.as_deref().ok_or_else(|| {
+                StoreError::Rejected("no idempotency table configured for the case store".into())
+            })?;
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(record_put(table, record, first_entry.at)?)
+                    .build(),
+            );
+        }
+        transaction.send().await.map_err(store_error)?;
         Ok(())
     }
 
