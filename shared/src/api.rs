@@ -22,7 +22,14 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// Every route of the HTTP API, as the template declares it (`METHOD /path/{param}`). The
 /// catch-all `$default` route uses it to tell "no such path" (404) from "wrong method" (405);
 /// a test keeps it equal to the template's routes.
-pub const ROUTES: &[&str] = &["POST /cases", "GET /cases/{id}", "GET /refunds"];
+pub const ROUTES: &[&str] = &[
+    "POST /cases",
+    "GET /cases/{id}",
+    "POST /webhooks/shopify",
+    "POST /webhooks/woocommerce",
+    "POST /webhooks/generic",
+    "GET /refunds",
+];
 
 /// A refusal, with the HTTP status and the machine-readable code a client can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

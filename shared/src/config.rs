@@ -65,3 +65,101 @@ pub fn sla_policy() -> Result<SlaPolicy, ConfigError> {
 pub async fn aws() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
+
+/// The secrets storefronts sign their webhooks with, one per store, from `WEBHOOK_SECRETS`:
+/// `{"shopify": {"brand.myshopify.com": "..."}, "woocommerce": {"shop.example.com": "..."},
+/// "generic": {"<source id>": "..."}}`. A `"*"` entry serves any store of that platform (the
+/// local twin's development secrets use it). In AWS the template fills the variable from a
+/// Secrets Manager secret; it is never in the repository or the template.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookSecrets {
+    #[serde(default)]
+    shopify: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    woocommerce: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    generic: std::collections::BTreeMap<String, String>,
+}
+
+impl WebhookSecrets {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let secrets: WebhookSecrets =
+            serde_json::from_str(raw).map_err(|e| ConfigError::Invalid {
+                name: "WEBHOOK_SECRETS",
+                reason: format!("not the documented JSON document ({e})"),
+            })?;
+        let all = secrets
+            .shopify
+            .values()
+            .chain(secrets.woocommerce.values())
+            .chain(secrets.generic.values());
+        if all.clone().any(|secret| secret.len() < 12) {
+            return Err(ConfigError::Invalid {
+                name: "WEBHOOK_SECRETS",
+                reason: "every secret needs at least 12 characters".into(),
+            });
+        }
+        Ok(secrets)
+    }
+
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::parse(&required("WEBHOOK_SECRETS")?)
+    }
+
+    /// The secret of one store (its key as [`crate::order::store_key`] writes it), else the
+    /// platform's `"*"` secret.
+    pub fn secret_for(&self, platform: crate::storefront::Platform, store: &str) -> Option<&[u8]> {
+        use crate::storefront::Platform;
+        let secrets = match platform {
+            Platform::Shopify => &self.shopify,
+            Platform::WooCommerce => &self.woocommerce,
+            Platform::Generic => &self.generic,
+        };
+        let store = crate::order::store_key(store);
+        secrets
+            .iter()
+            .find(|(name, _)| crate::order::store_key(name) == store)
+            .or_else(|| secrets.get_key_value("*"))
+            .map(|(_, secret)| secret.as_bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storefront::Platform;
+
+    #[test]
+    fn webhook_secrets_by_store_then_wildcard() {
+        let secrets = WebhookSecrets::parse(
+            r#"{"shopify": {"brand.myshopify.com": "shopify-brand-secret-1", "*": "shopify-any-store-secret"},
+                "woocommerce": {"https://shop.example.com/": "woo-shop-example-secret"}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            secrets.secret_for(Platform::Shopify, "Brand.myshopify.com"),
+            Some(&b"shopify-brand-secret-1"[..])
+        );
+        assert_eq!(
+            secrets.secret_for(Platform::Shopify, "other.myshopify.com"),
+            Some(&b"shopify-any-store-secret"[..])
+        );
+        assert_eq!(
+            secrets.secret_for(Platform::WooCommerce, "shop.example.com"),
+            Some(&b"woo-shop-example-secret"[..])
+        );
+        assert_eq!(
+            secrets.secret_for(Platform::WooCommerce, "elsewhere.example.com"),
+            None
+        );
+        assert_eq!(secrets.secret_for(Platform::Generic, "site"), None);
+    }
+
+    #[test]
+    fn refuses_short_secrets_and_unknown_platforms() {
+        assert!(WebhookSecrets::parse(r#"{"shopify": {"*": "short"}}"#).is_err());
+        assert!(WebhookSecrets::parse(r#"{"magento": {}}"#).is_err());
+        assert!(WebhookSecrets::parse("not json").is_err());
+    }
+}

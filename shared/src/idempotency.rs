@@ -82,6 +82,9 @@ pub struct IdempotencyRecord {
     pub payload_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response: Option<SavedResponse>,
+    /// When the guarded change was made; an earlier record under the key that expired by
+    /// then may be replaced.
+    pub recorded_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -159,6 +162,7 @@ mod tests {
             key: "k".into(),
             payload_hash: payload_hash(b"{}"),
             response: Some(saved.clone()),
+            recorded_at: now,
             expires_at: now + REQUEST_KEY_LIFETIME,
         };
         assert_eq!(

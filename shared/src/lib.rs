@@ -18,6 +18,7 @@ pub mod complaint;
 pub mod config;
 pub mod idempotency;
 pub mod money;
+pub mod order;
 pub mod remedy;
 pub mod sla;
 pub mod store;

@@ -6,6 +6,7 @@ mod events;
 mod sources;
 mod stack;
 mod walking_skeleton;
+mod webhooks;
 
 use serde_json::Value;
 

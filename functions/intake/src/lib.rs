@@ -11,14 +11,15 @@ use aftercare::case::{
     Case, CaseDraft, CaseId, CaseLine, CaseStatus, NewCaseRequest, Priority, Queue, TimelineEntry,
 };
 use aftercare::clock::{Clock, SystemClock};
-use aftercare::config::{self, ConfigError};
+use aftercare::config::{self, ConfigError, WebhookSecrets};
 use aftercare::idempotency::{
     IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
     request_record_key,
 };
 use aftercare::sla::SlaPolicy;
 use aftercare::store::{
-    CaseFile, CaseStore, DynamoCaseStore, DynamoIdempotencyStore, IdempotencyStore, StoreError,
+    CaseFile, CaseStore, DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore,
+    IdempotencyStore, OrderStore, StoreError,
 };
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -28,34 +29,42 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+mod webhooks;
+
 /// The intake function's dependencies, built once per Lambda instance.
-pub struct Intake<S, I, C> {
+pub struct Intake<S, I, O, C> {
     pub cases: S,
     pub idempotency: I,
+    pub orders: O,
     pub clock: C,
     pub sla: SlaPolicy,
+    pub webhook_secrets: WebhookSecrets,
 }
 
-impl Intake<DynamoCaseStore, DynamoIdempotencyStore, SystemClock> {
+impl Intake<DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore, SystemClock> {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let cases_table = config::required("CASES_TABLE")?;
+        let orders_table = config::required("ORDERS_TABLE")?;
         let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
+        let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
         let aws = config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Intake {
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
                 .with_idempotency_table(&idempotency_table),
+            orders: DynamoOrderStore::new(dynamodb.clone(), orders_table, &idempotency_table),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
+            webhook_secrets,
         })
     }
 }
 
 /// The Lambda entrypoint: intake answers HTTP API requests only.
-pub async fn handle<S: CaseStore, I: IdempotencyStore, C: Clock>(
-    intake: &Intake<S, I, C>,
+pub async fn handle<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
+    intake: &Intake<S, I, O, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
@@ -74,14 +83,17 @@ pub async fn handle<S: CaseStore, I: IdempotencyStore, C: Clock>(
 }
 
 /// Routes one HTTP API request and always answers: errors become the documented error body.
-pub async fn respond<S: CaseStore, I: IdempotencyStore, C: Clock>(
-    intake: &Intake<S, I, C>,
+pub async fn respond<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
+    intake: &Intake<S, I, O, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
     let http = HttpRequest(request);
     let result = match http.route_key() {
         "POST /cases" => open_case(intake, &http).await,
         "GET /cases/{id}" => get_case(intake, &http).await,
+        "POST /webhooks/shopify" => webhooks::shopify(intake, &http).await,
+        "POST /webhooks/woocommerce" => webhooks::woocommerce(intake, &http).await,
+        "POST /webhooks/generic" => webhooks::generic(intake, &http).await,
         _ => Err(ApiError::no_route(http.method(), http.path())),
     };
     result.unwrap_or_else(|err| {
@@ -90,8 +102,8 @@ pub async fn respond<S: CaseStore, I: IdempotencyStore, C: Clock>(
     })
 }
 
-async fn open_case<S: CaseStore, I: IdempotencyStore, C: Clock>(
-    intake: &Intake<S, I, C>,
+async fn open_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
+    intake: &Intake<S, I, O, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     const ROUTE: &str = "POST /cases";
@@ -130,6 +142,7 @@ async fn open_case<S: CaseStore, I: IdempotencyStore, C: Clock>(
             body: body.clone(),
             location: Some(location.clone()),
         }),
+        recorded_at: now,
         expires_at: now + REQUEST_KEY_LIFETIME,
     });
     match intake
@@ -178,8 +191,8 @@ fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
     response
 }
 
-async fn get_case<S: CaseStore, I: IdempotencyStore, C: Clock>(
-    intake: &Intake<S, I, C>,
+async fn get_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
+    intake: &Intake<S, I, O, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -320,15 +333,150 @@ mod tests {
         }
     }
 
-    fn intake() -> Intake<MemoryCases, MemoryRecords, FixedClock> {
+    /// Orders the webhooks wrote, in memory.
+    #[derive(Default)]
+    struct MemoryOrders(Mutex<Vec<String>>);
+
+    impl OrderStore for MemoryOrders {
+        async fn record_order(
+            &self,
+            order: &aftercare::storefront::StoreOrder,
+            _: &IdempotencyRecord,
+        ) -> Result<aftercare::store::WebhookOutcome, StoreError> {
+            self.0.lock().unwrap().push(order.order_id.clone());
+            Ok(aftercare::store::WebhookOutcome::Applied)
+        }
+        async fn record_delivery(
+            &self,
+            _: aftercare::storefront::Platform,
+            _: &str,
+            delivery: &aftercare::storefront::Delivery,
+            _: &IdempotencyRecord,
+        ) -> Result<aftercare::store::WebhookOutcome, StoreError> {
+            self.0.lock().unwrap().push(delivery.order_id.clone());
+            Ok(aftercare::store::WebhookOutcome::Applied)
+        }
+        async fn record_refund(
+            &self,
+            _: aftercare::storefront::Platform,
+            _: &str,
+            refund: &aftercare::storefront::RecordedRefund,
+            _: &IdempotencyRecord,
+        ) -> Result<aftercare::store::WebhookOutcome, StoreError> {
+            self.0.lock().unwrap().push(refund.order_id.clone());
+            Ok(aftercare::store::WebhookOutcome::Applied)
+        }
+        async fn order_file(
+            &self,
+            _: &str,
+        ) -> Result<Option<aftercare::order::OrderFile>, StoreError> {
+            Ok(None)
+        }
+        async fn order_of_line_item(&self, _: &str) -> Result<Option<String>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    fn intake() -> Intake<MemoryCases, MemoryRecords, MemoryOrders, FixedClock> {
         let cases = MemoryCases::default();
         let records = MemoryRecords(cases.1.clone());
         Intake {
             cases,
             idempotency: records,
+            orders: MemoryOrders::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
+            webhook_secrets: WebhookSecrets::parse(
+                r#"{"shopify": {"*": "dev-shopify-secret"}, "woocommerce": {"*": "dev-woo-secret"}}"#,
+            )
+            .unwrap(),
         }
+    }
+
+    fn webhook(route: &str, headers: serde_json::Value, body: &str) -> ApiGatewayV2httpRequest {
+        let path = route.split_once(' ').unwrap().1;
+        serde_json::from_value(json!({
+            "version": "2.0", "routeKey": route, "rawPath": path, "rawQueryString": "",
+            "headers": headers,
+            "requestContext": {"http": {"method": "POST", "path": path, "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1", "userAgent": "Shopify-Captain-Hook"},
+                "routeKey": route, "stage": "$default", "requestId": "r", "timeEpoch": 0},
+            "body": body, "isBase64Encoded": false
+        }))
+        .unwrap()
+    }
+
+    const ORDER: &str = r##"{"id": 450789469, "name": "#1001", "email": "a@example.com", "currency": "CNY",
+        "created_at": "2026-11-01T10:00:00+08:00", "updated_at": "2026-11-01T10:00:00+08:00",
+        "customer": {"id": 207119551}, "line_items": [{"id": 866550311766439020, "sku": "SERUM-30",
+        "title": "Serum", "quantity": 1, "price": "199.00", "total_discount": "0.00", "properties": []}]}"##;
+
+    #[tokio::test]
+    async fn a_webhook_with_a_missing_or_wrong_signature_is_refused_and_writes_nothing() {
+        let intake = intake();
+        let signed = aftercare::storefront::sign(b"dev-shopify-secret", ORDER.as_bytes());
+        let headers = |signature: Option<&str>| {
+            let mut h = json!({"content-type": "application/json", "x-shopify-topic": "orders/create",
+                "x-shopify-shop-domain": "brand.myshopify.com", "x-shopify-event-id": "e-1"});
+            if let Some(signature) = signature {
+                h["x-shopify-hmac-sha256"] = json!(signature);
+            }
+            h
+        };
+        for signature in [None, Some("bm9wZQ=="), Some("not base64!")] {
+            let response = respond(
+                &intake,
+                &webhook("POST /webhooks/shopify", headers(signature), ORDER),
+            )
+            .await;
+            assert_eq!(
+                (
+                    response.status_code,
+                    body(&response)["error"]["code"].clone()
+                ),
+                (401, json!("invalid_signature"))
+            );
+        }
+        let tampered = ORDER.replace("199.00", "1.00");
+        let response = respond(
+            &intake,
+            &webhook("POST /webhooks/shopify", headers(Some(&signed)), &tampered),
+        )
+        .await;
+        assert_eq!(response.status_code, 401);
+        assert!(intake.orders.0.lock().unwrap().is_empty());
+
+        let response = respond(
+            &intake,
+            &webhook("POST /webhooks/shopify", headers(Some(&signed)), ORDER),
+        )
+        .await;
+        assert_eq!(
+            (response.status_code, body(&response)["status"].clone()),
+            (200, json!("applied"))
+        );
+        assert_eq!(
+            *intake.orders.0.lock().unwrap(),
+            vec!["450789469".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_woocommerce_creation_ping_is_answered_unsigned() {
+        let intake = intake();
+        let ping = webhook(
+            "POST /webhooks/woocommerce",
+            json!({"content-type": "application/x-www-form-urlencoded", "x-wc-webhook-source": "https://shop.example.com/"}),
+            "webhook_id=42",
+        );
+        assert_eq!(respond(&intake, &ping).await.status_code, 200);
+        let unsigned_order = webhook(
+            "POST /webhooks/woocommerce",
+            json!({"content-type": "application/json", "x-wc-webhook-source": "https://shop.example.com/", "x-wc-webhook-topic": "order.created"}),
+            "{}",
+        );
+        assert_eq!(respond(&intake, &unsigned_order).await.status_code, 401);
+        assert!(intake.orders.0.lock().unwrap().is_empty());
     }
 
     fn request(

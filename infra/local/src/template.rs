@@ -23,6 +23,17 @@ pub struct Template {
     globals_function: Map<String, Value>,
     parameters: BTreeMap<String, String>,
     queue_endpoint: String,
+    /// Secrets Manager secrets by name, for `{{resolve:secretsmanager:...}}` references:
+    /// development values from `infra/local/secrets.json`.
+    local_secrets: Map<String, Value>,
+}
+
+/// Where the twin's development secrets live, beside the template.
+pub fn local_secrets_path(template: &Path) -> std::path::PathBuf {
+    template
+        .parent()
+        .unwrap_or(Path::new("."))
+        .join("local/secrets.json")
 }
 
 impl Template {
@@ -72,12 +83,18 @@ impl Template {
                 )));
             }
         }
+        let local_secrets = match std::fs::read_to_string(local_secrets_path(path)) {
+            Ok(text) => serde_json::from_str(&text)
+                .map_err(|e| TwinError::Template(format!("infra/local/secrets.json: {e}")))?,
+            Err(_) => Map::new(),
+        };
         Ok(Template {
             stack_name: stack_name.to_owned(),
             resources,
             globals_function,
             parameters,
             queue_endpoint: queue_endpoint.trim_end_matches('/').to_owned(),
+            local_secrets,
         })
     }
 
@@ -302,10 +319,35 @@ impl Template {
             .cloned()
             .unwrap_or(json!({}));
         let resolved = self.resolve(&variables)?;
-        Ok(resolved
+        resolved
             .as_object()
-            .map(|vars| vars.iter().map(|(k, v)| (k.clone(), scalar(v))).collect())
-            .unwrap_or_default())
+            .map(|vars| {
+                vars.iter()
+                    .map(|(k, v)| Ok((k.clone(), self.dynamic_reference(&scalar(v))?)))
+                    .collect()
+            })
+            .unwrap_or_else(|| Ok(HashMap::new()))
+    }
+
+    /// Resolves a CloudFormation dynamic reference to Secrets Manager
+    /// (`{{resolve:secretsmanager:NAME:SecretString}}`) from the twin's development secrets;
+    /// other text is returned as it is.
+    fn dynamic_reference(&self, text: &str) -> Result<String, TwinError> {
+        let Some(reference) = text
+            .trim()
+            .strip_prefix("{{resolve:secretsmanager:")
+            .and_then(|r| r.strip_suffix("}}"))
+        else {
+            return Ok(text.to_owned());
+        };
+        let name = reference.split(":SecretString").next().unwrap_or(reference);
+        match self.local_secrets.get(name) {
+            Some(Value::String(secret)) => Ok(secret.clone()),
+            Some(other) => Ok(other.to_string()),
+            None => Err(TwinError::Template(format!(
+                "the template reads secret {name:?}; give it a development value in infra/local/secrets.json"
+            ))),
+        }
     }
 }
 
@@ -453,6 +495,52 @@ Resources:
             "us-east-1/stack-Cases/arn:aws:dynamodb:us-east-1:123456789012:table/stack-Cases"
         );
         assert_eq!(t.function_properties("Fn")["Timeout"], 30);
+    }
+
+    #[test]
+    fn resolves_secrets_manager_references_from_the_development_secrets() {
+        let text = r#"
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment:
+        Variables:
+          SECRETS: "{{resolve:secretsmanager:app/webhooks:SecretString}}"
+          MISSING: "{{resolve:secretsmanager:app/other:SecretString}}"
+"#;
+        let dir = std::env::temp_dir().join(format!("twin-secrets-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(dir.join("local")).unwrap();
+        std::fs::write(dir.join("template.yaml"), text).unwrap();
+        std::fs::write(
+            dir.join("local/secrets.json"),
+            r#"{"app/webhooks": {"shopify": {"*": "s"}}}"#,
+        )
+        .unwrap();
+        let t = Template::load(
+            &dir.join("template.yaml"),
+            "stack",
+            &[],
+            "http://127.0.0.1:5000",
+        )
+        .unwrap();
+        let err = t.function_environment("Fn").unwrap_err();
+        assert!(err.to_string().contains("app/other"), "{err}");
+        std::fs::write(
+            dir.join("local/secrets.json"),
+            r#"{"app/webhooks": {"shopify": {"*": "s"}}, "app/other": "plain"}"#,
+        )
+        .unwrap();
+        let t = Template::load(
+            &dir.join("template.yaml"),
+            "stack",
+            &[],
+            "http://127.0.0.1:5000",
+        )
+        .unwrap();
+        let env = t.function_environment("Fn").unwrap();
+        assert_eq!(env["SECRETS"], r#"{"shopify":{"*":"s"}}"#);
+        assert_eq!(env["MISSING"], "plain");
     }
 
     #[test]

@@ -75,9 +75,14 @@ fn ctrl_c_stops_everything_the_twin_started() {
         state.join("jwt-signing-key.pem"),
     );
     let log = std::fs::File::create(state.join("twin.log")).unwrap();
+    let bins = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+        .join("debug");
     let mut twin = Command::new(env!("CARGO_BIN_EXE_twin"))
         .arg("up")
         .current_dir(&root)
+        .env("TWIN_BIN_DIR", &bins)
         .env("PORT", "0")
         .env("TWIN_CONTROL_PORT", "0")
         .env("TWIN_STATE_DIR", &state)

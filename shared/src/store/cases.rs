@@ -234,7 +234,7 @@ impl CaseStore for DynamoCaseStore {
             })?;
             transaction = transaction.transact_items(
                 TransactWriteItem::builder()
-                    .put(record_put(table, record, first_entry.at)?)
+                    .put(record_put(table, record)?)
                     .build(),
             );
         }

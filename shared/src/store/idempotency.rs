@@ -19,28 +19,29 @@ struct RecordItem {
     payload_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     response: Option<SavedResponse>,
+    recorded_at: DateTime<Utc>,
     /// Epoch seconds, as DynamoDB's TTL wants them.
     expires_at: i64,
 }
 
 /// A conditional put of `record`: it succeeds only when the key is new, or its earlier
 /// record has expired (TTL removes items lazily, up to days later).
-pub(crate) fn record_put(
-    table: &str,
-    record: &IdempotencyRecord,
-    now: DateTime<Utc>,
-) -> Result<Put, StoreError> {
+pub(crate) fn record_put(table: &str, record: &IdempotencyRecord) -> Result<Put, StoreError> {
     let item = RecordItem {
         idempotency_key: record.key.clone(),
         payload_hash: record.payload_hash.clone(),
         response: record.response.clone(),
+        recorded_at: record.recorded_at,
         expires_at: record.expires_at.timestamp(),
     };
     Put::builder()
         .table_name(table)
         .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
         .condition_expression("attribute_not_exists(idempotency_key) OR expires_at <= :now")
-        .expression_attribute_values(":now", AttributeValue::N(now.timestamp().to_string()))
+        .expression_attribute_values(
+            ":now",
+            AttributeValue::N(record.recorded_at.timestamp().to_string()),
+        )
         .build()
         .map_err(|e| StoreError::Rejected(e.to_string()))
 }
@@ -91,6 +92,7 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             key: stored.idempotency_key,
             payload_hash: stored.payload_hash,
             response: stored.response,
+            recorded_at: stored.recorded_at,
             expires_at: DateTime::from_timestamp(stored.expires_at, 0)
                 .ok_or_else(|| corrupt("expires_at out of range"))?,
         }))

@@ -8,11 +8,13 @@ mod cases;
 mod catalogue;
 mod dynamo;
 mod idempotency;
+mod orders;
 mod refunds;
 
 pub use cases::{CaseFile, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
+pub use orders::{DynamoOrderStore, OrderStore, WebhookOutcome};
 pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.
