@@ -9,13 +9,14 @@ TWIN := target/debug/twin
 PARAMS ?=
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup build dev test lint fmt-check clippy template-check unit-and-e2e token sweep invoke bench clean
+.PHONY: help setup build dev test fmt-check clippy template-check unit-and-e2e token seed sweep invoke bench clean
 
 help:
 	@echo "make dev                     run the local twin: API on http://127.0.0.1:$${PORT:-3000}"
 	@echo "make dev PARAMS=\"A=1 B=2\"    ... with template parameters overridden"
 	@echo "make test                    formatting, clippy, template checks, unit and end-to-end tests"
 	@echo "make token ROLE=customer SUB=c-1   a bearer token the twin accepts"
+	@echo "make seed                    load the product catalogue and demo orders into the running twin"
 	@echo "make sweep                   fire the SLA escalation schedule once, now"
 	@echo "make invoke FUNCTION=IntakeFunction EVENT=events/intake-open-case.json"
 	@echo "make bench                   cold start, binary and zip sizes, memory"
@@ -47,12 +48,16 @@ template-check: setup
 
 # The end-to-end tests run the compiled function binaries, so build them first.
 unit-and-e2e: setup build
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo test --workspace --no-fail-fast
+	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --workspace --no-fail-fast
 
 token:
 	@test -n "$(ROLE)" -a -n "$(SUB)" || { echo "usage: make token ROLE=<customer|agent|expert|supervisor|finance> SUB=<id>"; exit 2; }
 	@cargo build --quiet -p aftercare-twin
 	@$(TWIN) token --role "$(ROLE)" --sub "$(SUB)" --params "$(PARAMS)"
+
+seed:
+	@cargo build --quiet -p aftercare-twin
+	@$(TWIN) seed
 
 sweep:
 	@cargo build --quiet -p aftercare-twin
@@ -71,7 +76,7 @@ bench: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --x86-64 --lambda-dir target/lambda/x86_64
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --x86-64 --output-format zip --lambda-dir target/lambda/x86_64-zip
 	cargo build --release --workspace --bins
-	MOTO_SERVER=$(CURDIR)/$(VENV)/bin/moto_server cargo bench -p aftercare-e2e --bench functions
+	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo bench -p aftercare-e2e --bench functions
 
 clean:
 	cargo clean

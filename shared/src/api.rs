@@ -25,6 +25,7 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const ROUTES: &[&str] = &[
     "POST /cases",
     "GET /cases/{id}",
+    "GET /products/{sku}",
     "POST /webhooks/shopify",
     "POST /webhooks/woocommerce",
     "POST /webhooks/generic",

@@ -111,6 +111,31 @@ impl Catalogue {
     }
 }
 
+impl PolicyClass {
+    /// The after-sales policy as a customer reads it on the product page.
+    pub fn summary(self) -> LocalisedText {
+        let (zh, en) = match self {
+            PolicyClass::Standard => (
+                "签收后7天内（自签收次日起算）未拆封可无理由退货；已拆封仅在下单时您已确认排除的情况下不适用。质量问题、运输破损、错发漏发、过期及过敏等不良反应，在保质期内无论是否拆封均可申请退款或换货，不良反应另有护肤专家免费咨询。",
+                "Unopened goods can be returned without a reason within 7 days, counted from the day after delivery; opened goods are excluded only if you confirmed that at purchase. Quality problems, transit damage, wrong or missing items, expired goods and adverse reactions are covered opened or not for the whole shelf life, with a refund or replacement; adverse reactions also get a free consultation with a skin-care expert.",
+            ),
+            PolicyClass::SealedHygiene => (
+                "为卫生起见，本品封口一经打开即视为已拆封，不适用7天无理由退货；质量问题、运输破损、错发漏发、过期及不良反应在保质期内照常受理。",
+                "For hygiene, a broken seal counts as opened, so the 7-day no-reason return applies only while sealed; quality problems, transit damage, wrong or missing items, expired goods and adverse reactions are covered for the whole shelf life.",
+            ),
+            PolicyClass::NoReasonReturnExcluded => (
+                "本品（定制或赠品）不适用7天无理由退货；质量问题、运输破损、错发漏发、过期及不良反应在保质期内照常受理。",
+                "This item (made to order or a gift) has no 7-day no-reason return; quality problems, transit damage, wrong or missing items, expired goods and adverse reactions are covered for the whole shelf life.",
+            ),
+        };
+        [
+            ("zh-CN".to_owned(), zh.to_owned()),
+            ("en".to_owned(), en.to_owned()),
+        ]
+        .into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +152,31 @@ mod tests {
             policy_class: PolicyClass::Standard,
             warnings: LocalisedText::new(),
         }
+    }
+
+    #[test]
+    fn every_policy_class_explains_itself_in_both_languages() {
+        for class in [
+            PolicyClass::Standard,
+            PolicyClass::SealedHygiene,
+            PolicyClass::NoReasonReturnExcluded,
+        ] {
+            let summary = class.summary();
+            assert!(summary["zh-CN"].contains("7天"), "{class:?}");
+            assert!(
+                summary["en"].contains("7-day") || summary["en"].contains("7 days"),
+                "{class:?}"
+            );
+            assert!(summary["en"].contains("shelf life"), "{class:?}");
+        }
+    }
+
+    #[test]
+    fn the_seed_catalogue_is_valid() {
+        let text = include_str!("../../infra/local/seed/catalogue.json");
+        let catalogue: Catalogue = serde_json::from_str(text).unwrap();
+        assert_eq!(catalogue.validate(), Ok(()));
+        assert!(catalogue.products.len() >= 5);
     }
 
     #[test]

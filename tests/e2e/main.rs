@@ -3,6 +3,7 @@
 
 mod edge;
 mod events;
+mod products;
 mod sources;
 mod stack;
 mod walking_skeleton;

@@ -28,10 +28,11 @@ pub fn bin_dir(profile: &str) -> PathBuf {
     target_dir().join(profile)
 }
 
-pub fn moto_program() -> PathBuf {
-    std::env::var_os("MOTO_SERVER")
+/// The Python with moto installed (`make setup` creates `.venv`).
+pub fn python() -> PathBuf {
+    std::env::var_os("TWIN_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/moto_server"))
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
 }
 
 /// Options for a twin on free ports, its function logs under `.local/logs/<run>`.
@@ -64,7 +65,7 @@ pub fn twin_options(profile: &str, overrides: &[(&str, &str)]) -> TwinOptions {
         api_port: 0,
         control_port: 0,
         moto_port: 0,
-        moto_program: moto_program(),
+        python: python(),
         bin_dir: bins,
         state_dir: workspace().join(".local"),
         logs: LogSink::Directory(logs),

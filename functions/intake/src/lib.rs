@@ -18,8 +18,8 @@ use aftercare::idempotency::{
 };
 use aftercare::sla::SlaPolicy;
 use aftercare::store::{
-    CaseFile, CaseStore, DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore,
-    IdempotencyStore, OrderStore, StoreError,
+    CaseFile, CaseStore, CatalogueStore, DynamoCaseStore, DynamoCatalogueStore,
+    DynamoIdempotencyStore, DynamoOrderStore, IdempotencyStore, OrderStore, StoreError,
 };
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -29,22 +29,33 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+mod products;
 mod webhooks;
 
 /// The intake function's dependencies, built once per Lambda instance.
-pub struct Intake<S, I, O, C> {
+pub struct Intake<S, I, O, K, C> {
     pub cases: S,
     pub idempotency: I,
     pub orders: O,
+    pub catalogue: K,
     pub clock: C,
     pub sla: SlaPolicy,
     pub webhook_secrets: WebhookSecrets,
 }
 
-impl Intake<DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore, SystemClock> {
+impl
+    Intake<
+        DynamoCaseStore,
+        DynamoIdempotencyStore,
+        DynamoOrderStore,
+        DynamoCatalogueStore,
+        SystemClock,
+    >
+{
     pub async fn from_env() -> Result<Self, ConfigError> {
         let cases_table = config::required("CASES_TABLE")?;
         let orders_table = config::required("ORDERS_TABLE")?;
+        let catalogue_table = config::required("CATALOGUE_TABLE")?;
         let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
         let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
@@ -54,6 +65,7 @@ impl Intake<DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore, SystemClo
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
                 .with_idempotency_table(&idempotency_table),
             orders: DynamoOrderStore::new(dynamodb.clone(), orders_table, &idempotency_table),
+            catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
@@ -63,8 +75,14 @@ impl Intake<DynamoCaseStore, DynamoIdempotencyStore, DynamoOrderStore, SystemClo
 }
 
 /// The Lambda entrypoint: intake answers HTTP API requests only.
-pub async fn handle<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+pub async fn handle<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
@@ -83,14 +101,21 @@ pub async fn handle<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
 }
 
 /// Routes one HTTP API request and always answers: errors become the documented error body.
-pub async fn respond<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+pub async fn respond<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     request: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
     let http = HttpRequest(request);
     let result = match http.route_key() {
         "POST /cases" => open_case(intake, &http).await,
         "GET /cases/{id}" => get_case(intake, &http).await,
+        "GET /products/{sku}" => products::product(intake, &http).await,
         "POST /webhooks/shopify" => webhooks::shopify(intake, &http).await,
         "POST /webhooks/woocommerce" => webhooks::woocommerce(intake, &http).await,
         "POST /webhooks/generic" => webhooks::generic(intake, &http).await,
@@ -102,8 +127,14 @@ pub async fn respond<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>
     })
 }
 
-async fn open_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+async fn open_case<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     const ROUTE: &str = "POST /cases";
@@ -191,8 +222,8 @@ fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
     response
 }
 
-async fn get_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+async fn get_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
+    intake: &Intake<S, I, O, K, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -377,13 +408,38 @@ mod tests {
         }
     }
 
-    fn intake() -> Intake<MemoryCases, MemoryRecords, MemoryOrders, FixedClock> {
+    /// One product with one batch.
+    struct OneProduct;
+
+    impl CatalogueStore for OneProduct {
+        async fn product_file(
+            &self,
+            sku: &str,
+        ) -> Result<Option<aftercare::store::ProductFile>, StoreError> {
+            let catalogue: aftercare::catalogue::Catalogue = serde_json::from_value(json!({
+                "products": [{"sku": "SERUM-30", "name": {"en": "Serum"}, "ingredients": ["Aqua"],
+                    "usage": {"en": "Pat in."}, "shelf_life_months": 36, "pao_months": 12}],
+                "batches": [{"sku": "SERUM-30", "batch": "S2409A", "manufactured_on": "2024-09-12"}]
+            }))
+            .unwrap();
+            Ok((sku == "SERUM-30").then(|| aftercare::store::ProductFile {
+                product: catalogue.products[0].clone(),
+                batches: catalogue.batches.clone(),
+            }))
+        }
+        async fn load(&self, _: &aftercare::catalogue::Catalogue) -> Result<usize, StoreError> {
+            unreachable!("intake never loads the catalogue")
+        }
+    }
+
+    fn intake() -> Intake<MemoryCases, MemoryRecords, MemoryOrders, OneProduct, FixedClock> {
         let cases = MemoryCases::default();
         let records = MemoryRecords(cases.1.clone());
         Intake {
             cases,
             idempotency: records,
             orders: MemoryOrders::default(),
+            catalogue: OneProduct,
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
             webhook_secrets: WebhookSecrets::parse(
@@ -458,6 +514,34 @@ mod tests {
         assert_eq!(
             *intake.orders.0.lock().unwrap(),
             vec!["450789469".to_owned()]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_product_page_is_public_with_expiry_per_batch_and_the_policy() {
+        let intake = intake();
+        let get = |sku: &str| {
+            let path = format!("/products/{sku}");
+            let mut r = request("GET /products/{sku}", &path, None, None);
+            r.path_parameters.insert("sku".into(), sku.into());
+            r
+        };
+        let response = respond(&intake, &get("SERUM-30")).await;
+        assert_eq!(response.status_code, 200);
+        assert_eq!(response.headers["cache-control"], "public, max-age=300");
+        let page = body(&response);
+        assert_eq!(page["batches"][0]["expires_on"], "2027-09-12");
+        assert_eq!(page["pao_months"], 12);
+        assert!(
+            page["after_sales_policy"]["zh-CN"]
+                .as_str()
+                .unwrap()
+                .contains("7天")
+        );
+        let missing = respond(&intake, &get("NOPE")).await;
+        assert_eq!(
+            (missing.status_code, body(&missing)["error"]["code"].clone()),
+            (404, json!("not_found"))
         );
     }
 

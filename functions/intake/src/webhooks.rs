@@ -12,7 +12,7 @@ use aftercare::idempotency::{
     IdempotencyRecord, WEBHOOK_KEY_LIFETIME, payload_hash, webhook_record_key,
 };
 use aftercare::order::store_key;
-use aftercare::store::{CaseStore, IdempotencyStore, OrderStore, WebhookOutcome};
+use aftercare::store::{CaseStore, CatalogueStore, IdempotencyStore, OrderStore, WebhookOutcome};
 use aftercare::storefront::{
     Platform, StorefrontEvent, WebhookError, generic, shopify, verify_signature, woocommerce,
 };
@@ -57,8 +57,8 @@ fn required<'a>(http: &HttpRequest<'a>, header: &str) -> Result<&'a str, ApiErro
 }
 
 /// Checks the signature of `body` with the store's secret.
-fn authenticate<S, I, O, C>(
-    intake: &Intake<S, I, O, C>,
+fn authenticate<S, I, O, K, C>(
+    intake: &Intake<S, I, O, K, C>,
     platform: Platform,
     store: &str,
     signature: Option<&str>,
@@ -79,8 +79,14 @@ fn authenticate<S, I, O, C>(
     }
 }
 
-pub async fn shopify<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+pub async fn shopify<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -118,8 +124,14 @@ pub async fn shopify<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>
     apply(intake, Platform::Shopify, shop, event_id, &body, event).await
 }
 
-pub async fn woocommerce<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+pub async fn woocommerce<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -160,8 +172,14 @@ pub async fn woocommerce<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Cl
     .await
 }
 
-pub async fn generic<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+pub async fn generic<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -196,8 +214,8 @@ pub async fn generic<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>
 }
 
 /// Records one authenticated event with its idempotency record.
-async fn apply<S: CaseStore, I: IdempotencyStore, O: OrderStore, C: Clock>(
-    intake: &Intake<S, I, O, C>,
+async fn apply<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
+    intake: &Intake<S, I, O, K, C>,
     platform: Platform,
     store: &str,
     event_id: &str,

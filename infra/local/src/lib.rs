@@ -63,7 +63,8 @@ pub struct TwinOptions {
     pub api_port: u16,
     pub control_port: u16,
     pub moto_port: u16,
-    pub moto_program: PathBuf,
+    /// The Python that has moto installed (`.venv/bin/python`).
+    pub python: PathBuf,
     /// Where the compiled function binaries are (`target/debug`, `target/release`).
     pub bin_dir: PathBuf,
     /// The signing key and state file (`.local`).
@@ -129,7 +130,12 @@ impl Twin {
             }
             LogSink::Console => Stdio::null(),
         };
-        let moto = Moto::start(&options.moto_program, moto_port, moto_log).await?;
+        let launcher = options
+            .template
+            .parent()
+            .unwrap_or(std::path::Path::new("."))
+            .join("local/moto_serial.py");
+        let moto = Moto::start(&options.python, &launcher, moto_port, moto_log).await?;
         let template = Template::load(
             &options.template,
             &options.stack_name,

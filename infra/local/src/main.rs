@@ -5,6 +5,7 @@
 //! - `twin sweep`: fires the SLA escalation schedule of the running twin once, now.
 //! - `twin invoke FUNCTION EVENT.json`: invokes a function of the running twin with an event.
 //! - `twin status`: what the running twin emulates.
+//! - `twin seed`: loads the product catalogue and demo orders into the running twin.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -71,7 +72,8 @@ async fn main() {
         Some("sweep") => control("POST", "/schedules/SlaEscalationFunction/fire", None),
         Some("invoke") => invoke(&args),
         Some("status") => control("GET", "/status", None),
-        _ => Err("usage: twin up [--params \"Name=Value ...\"] | token --role ROLE --sub ID [--ttl SECONDS] | sweep | invoke FUNCTION EVENT.json | status".into()),
+        Some("seed") => seed().await,
+        _ => Err("usage: twin up [--params \"Name=Value ...\"] | token --role ROLE --sub ID [--ttl SECONDS] | sweep | invoke FUNCTION EVENT.json | status | seed".into()),
     };
     if let Err(message) = result {
         eprintln!("twin: {message}");
@@ -91,7 +93,7 @@ async fn up(args: &[String]) -> Result<(), String> {
         api_port: port("PORT", 3000)?,
         control_port: port("TWIN_CONTROL_PORT", 3001)?,
         moto_port: port("MOTO_PORT", 0)?,
-        moto_program: PathBuf::from(env_or("MOTO_SERVER", ".venv/bin/moto_server")),
+        python: PathBuf::from(env_or("TWIN_PYTHON", ".venv/bin/python")),
         bin_dir: PathBuf::from(env_or("TWIN_BIN_DIR", "target/debug")),
         state_dir: state_dir(),
         logs: LogSink::Console,
@@ -191,42 +193,179 @@ fn invoke(args: &[String]) -> Result<(), String> {
     )
 }
 
-/// Calls the running twin's control endpoint and prints its JSON answer.
-fn control(method: &str, path: &str, body: Option<&str>) -> Result<(), String> {
+/// The running twin's state file: its URLs.
+fn running_twin() -> Result<Value, String> {
     let state = std::fs::read_to_string(state_dir().join(STATE_FILE))
         .map_err(|_| "no twin is running here: start one with `make dev`".to_owned())?;
-    let state: Value = serde_json::from_str(&state).map_err(|e| e.to_string())?;
-    let url = state["control_url"]
-        .as_str()
-        .ok_or("the state file names no control URL")?;
+    serde_json::from_str(&state).map_err(|e| e.to_string())
+}
+
+/// One HTTP/1.1 request to a loopback URL; the status line and the body.
+fn request(
+    url: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, String)],
+    body: &[u8],
+) -> Result<(u16, String), String> {
     let address = url.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address)
         .map_err(|_| "the twin is not answering: is `make dev` still running?".to_owned())?;
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
         .map_err(|e| e.to_string())?;
-    let body = body.unwrap_or("");
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
-    )
-    .map_err(|e| e.to_string())?;
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream
+        .write_all(head.as_bytes())
+        .and_then(|_| stream.write_all(body))
+        .map_err(|e| e.to_string())?;
     let mut response = String::new();
     stream
         .read_to_string(&mut response)
         .map_err(|e| e.to_string())?;
-    let (head, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let ok = head.starts_with("HTTP/1.1 2");
-    let pretty = serde_json::from_str::<Value>(payload)
+    let (status_line, payload) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = status_line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, payload.to_owned()))
+}
+
+/// Calls the running twin's control endpoint and prints its JSON answer.
+fn control(method: &str, path: &str, body: Option<&str>) -> Result<(), String> {
+    let state = running_twin()?;
+    let url = state["control_url"]
+        .as_str()
+        .ok_or("the state file names no control URL")?;
+    let headers = [("Content-Type", "application/json".to_owned())];
+    let (status, payload) = request(url, method, path, &headers, body.unwrap_or("").as_bytes())?;
+    let pretty = serde_json::from_str::<Value>(&payload)
         .map(|v| serde_json::to_string_pretty(&v).unwrap_or_default())
-        .unwrap_or_else(|_| payload.to_owned());
-    if ok {
+        .unwrap_or(payload);
+    if (200..300).contains(&status) {
         println!("{pretty}");
         Ok(())
     } else {
         Err(pretty)
     }
+}
+
+/// Loads `infra/local/seed/catalogue.json` into the catalogue table and sends the demo orders
+/// of `infra/local/seed/demo-orders.json` through the generic webhook, signed with the local
+/// development secret, so they take the same path as a storefront's.
+async fn seed() -> Result<(), String> {
+    let state = running_twin()?;
+    let api = state["api_url"]
+        .as_str()
+        .ok_or("the state file names no API URL")?
+        .to_owned();
+    let moto = state["moto_endpoint"]
+        .as_str()
+        .ok_or("the state file names no emulator")?
+        .to_owned();
+    let template = Template::load(&template_path(), "aftercare-local", &[], &moto)
+        .map_err(|e| e.to_string())?;
+
+    let seed_dir = template_path()
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("local/seed");
+    let text = std::fs::read_to_string(seed_dir.join("catalogue.json"))
+        .map_err(|e| format!("catalogue.json: {e}"))?;
+    let catalogue: aftercare::catalogue::Catalogue =
+        serde_json::from_str(&text).map_err(|e| format!("catalogue.json: {e}"))?;
+    catalogue
+        .validate()
+        .map_err(|e| format!("catalogue.json: {e}"))?;
+    let aws = aftercare_twin::emulator_config(&moto).await;
+    let store = aftercare::store::DynamoCatalogueStore::new(
+        aws_sdk_dynamodb::Client::new(&aws),
+        template.physical_name("CatalogueTable"),
+    );
+    use aftercare::store::CatalogueStore;
+    let written = store.load(&catalogue).await.map_err(|e| e.to_string())?;
+    println!(
+        "catalogue: {} products, {} batches ({written} items)",
+        catalogue.products.len(),
+        catalogue.batches.len()
+    );
+
+    let demo: Value = serde_json::from_str(
+        &std::fs::read_to_string(seed_dir.join("demo-orders.json"))
+            .map_err(|e| format!("demo-orders.json: {e}"))?,
+    )
+    .map_err(|e| format!("demo-orders.json: {e}"))?;
+    let source = demo["source"].as_str().unwrap_or("demo-store");
+    let secrets: Value = serde_json::from_str(
+        &std::fs::read_to_string(aftercare_twin::template::local_secrets_path(
+            &template_path(),
+        ))
+        .map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    let secret = secrets["aftercare/webhook-secrets"]["generic"]["*"]
+        .as_str()
+        .ok_or("no local generic webhook secret")?;
+    let now = chrono::Utc::now();
+    let days_ago = |v: &Value| {
+        v.as_i64().map(|d| {
+            (now - chrono::Duration::days(d)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+    };
+    for order in demo["orders"].as_array().into_iter().flatten() {
+        let mut data = order.clone();
+        let data_object = data.as_object_mut().ok_or("each demo order is an object")?;
+        let placed = days_ago(&order["placed_days_ago"]);
+        data_object.remove("placed_days_ago");
+        data_object.remove("delivered_days_ago");
+        data_object.insert("placed_at".into(), json!(placed));
+        data_object.insert(
+            "updated_at".into(),
+            json!(now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        data_object.insert(
+            "delivered_at".into(),
+            json!(days_ago(&order["delivered_days_ago"])),
+        );
+        let envelope = json!({
+            "event_id": format!("seed-{}-{}", order["order_id"].as_str().unwrap_or(""), now.timestamp()),
+            "type": "order.upserted",
+            "source": source,
+            "occurred_at": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "data": data,
+        });
+        let body = serde_json::to_vec(&envelope).map_err(|e| e.to_string())?;
+        let headers = [
+            ("Content-Type", "application/json".to_owned()),
+            ("X-Aftercare-Source", source.to_owned()),
+            (
+                "X-Aftercare-Signature",
+                aftercare::storefront::sign(secret.as_bytes(), &body),
+            ),
+        ];
+        let (status, answer) = request(&api, "POST", "/webhooks/generic", &headers, &body)?;
+        if status != 200 {
+            return Err(format!(
+                "demo order {}: {status} {answer}",
+                order["order_id"]
+            ));
+        }
+        println!(
+            "order generic:{source}:{} for {} ({})",
+            order["order_id"].as_str().unwrap_or(""),
+            order["customer_id"].as_str().unwrap_or(""),
+            answer.trim()
+        );
+    }
+    Ok(())
 }
 
 #[cfg(test)]

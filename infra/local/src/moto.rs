@@ -15,10 +15,17 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts `moto_server` on loopback and waits until it answers.
-    pub async fn start(program: &Path, port: u16, log: Stdio) -> Result<Moto, TwinError> {
-        let mut command = Command::new(program);
+    /// Starts moto's server with `python` (the venv's) through `launcher`
+    /// (`infra/local/moto_serial.py`) on loopback, and waits until it answers.
+    pub async fn start(
+        python: &Path,
+        launcher: &Path,
+        port: u16,
+        log: Stdio,
+    ) -> Result<Moto, TwinError> {
+        let mut command = Command::new(python);
         command
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -27,8 +34,8 @@ impl Moto {
         die_with_parent(&mut command);
         let child = command.spawn().map_err(|e| {
             TwinError::Moto(format!(
-                "cannot start {} ({e}); run `make setup` to install the pinned moto_server",
-                program.display()
+                "cannot start {} ({e}); run `make setup` to install the pinned moto",
+                python.display()
             ))
         })?;
         let moto = Moto {
