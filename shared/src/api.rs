@@ -24,7 +24,10 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// a test keeps it equal to the template's routes.
 pub const ROUTES: &[&str] = &[
     "POST /cases",
+    "GET /cases",
     "GET /cases/{id}",
+    "GET /queues/{queue}",
+    "POST /classify",
     "GET /products/{sku}",
     "POST /webhooks/shopify",
     "POST /webhooks/woocommerce",
@@ -139,6 +142,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict => {
                 ApiError::conflict("The item was changed by someone else; read it again and retry.")
             }
+            StoreError::BadCursor => ApiError::new(
+                400,
+                "invalid_cursor",
+                "The cursor is not one this service issued; start again without it.",
+            ),
             StoreError::Unavailable(_) => ApiError::new(
                 503,
                 "service_unavailable",

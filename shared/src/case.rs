@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
+use crate::assessment::Assessment;
+use crate::classify::Classification;
+use crate::remedy::RemedyDecision;
 use crate::sla::{SlaDeadlines, SlaPolicy};
 
 /// Why a piece of a case request is not acceptable. `field` names the JSON field.
@@ -43,6 +46,11 @@ impl CaseId {
 
     pub(crate) fn random_bits(&self) -> u128 {
         self.0.random()
+    }
+
+    /// The smallest id that can exist at this id's instant: the lower bound of "opened since".
+    pub fn lowest_at_instant(&self) -> String {
+        Ulid::from_parts(self.0.timestamp_ms(), 0).to_string()
     }
 }
 
@@ -268,6 +276,10 @@ pub struct Case {
     pub status: CaseStatus,
     pub queue: Queue,
     pub priority: Priority,
+    /// What the complaint is about, and the words that decided it.
+    pub classification: Classification,
+    /// What can be done, with reasons, and the suggestion.
+    pub remedies: RemedyDecision,
     pub opened_at: DateTime<Utc>,
     pub sla: SlaDeadlines,
     /// Bumped by every change; each write is conditional on the version read.
@@ -275,10 +287,15 @@ pub struct Case {
 }
 
 impl Case {
-    /// Opens a case from a parsed request: new, in the service queue, at normal priority, with
-    /// its SLA clock started.
-    pub fn open(draft: CaseDraft, customer_id: &str, now: DateTime<Utc>, sla: &SlaPolicy) -> Case {
-        let priority = Priority::Normal;
+    /// Opens a case from a parsed request and its assessment: new, in the queue and at the
+    /// priority the assessment chose, with its SLA clock started.
+    pub fn open(
+        draft: CaseDraft,
+        customer_id: &str,
+        assessment: Assessment,
+        now: DateTime<Utc>,
+        sla: &SlaPolicy,
+    ) -> Case {
         Case {
             id: CaseId::from_instant(now),
             customer_id: customer_id.to_owned(),
@@ -287,12 +304,24 @@ impl Case {
             description: draft.description,
             opened: draft.opened,
             status: CaseStatus::New,
-            queue: Queue::Service,
-            priority,
+            queue: assessment.queue,
+            priority: assessment.priority,
+            classification: assessment.classification,
+            remedies: assessment.remedies,
             opened_at: now,
-            sla: sla.deadlines(priority, now),
+            sla: sla.deadlines(assessment.priority, now),
             version: 1,
         }
+    }
+
+    /// Whether the remedy needs photo evidence (damage, reaction, defect).
+    pub fn photo_required(&self) -> bool {
+        self.remedies.photo_required
+    }
+
+    /// Public-opinion threats and repeat complainants are handled first, after urgent cases.
+    pub fn risk_flagged(&self) -> bool {
+        !self.classification.risk_flags.is_empty()
     }
 
     /// Whether the SLA clock runs: not once resolved or closed, and paused while waiting on the
@@ -383,7 +412,13 @@ mod tests {
     fn a_new_case_watches_its_first_response_deadline() {
         let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
         let draft = CaseDraft::parse(request("leaking bottle", vec![("SERUM-30", 1)])).unwrap();
-        let mut case = Case::open(draft, "c-1", now, &SlaPolicy::default());
+        let mut case = Case::open(
+            draft,
+            "c-1",
+            crate::assessment::Assessment::of_text("leaking bottle", &Default::default(), now),
+            now,
+            &SlaPolicy::default(),
+        );
         assert_eq!(case.status, CaseStatus::New);
         assert_eq!(
             case.next_sla_deadline(),

@@ -9,6 +9,7 @@
 //! writes -> response. Domain modules never see an SDK type; adapters never decide policy.
 
 pub mod api;
+pub mod assessment;
 pub mod auth;
 pub mod case;
 pub mod catalogue;

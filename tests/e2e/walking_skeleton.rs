@@ -4,10 +4,10 @@ use aftercare_e2e::{twin, unique};
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::json;
 
-use crate::{answer, http};
+use crate::{answer, http, place_order};
 
-fn leak_report() -> serde_json::Value {
-    json!({"order_id": "1001", "lines": [{"sku": "SERUM-30", "quantity": 1}],
+fn leak_report(order: &str) -> serde_json::Value {
+    json!({"order_id": order, "lines": [{"sku": "SERUM-30", "quantity": 1}],
            "description": "快递到的时候精华液瓶子漏了 the serum leaked", "opened": false})
 }
 
@@ -15,10 +15,11 @@ fn leak_report() -> serde_json::Value {
 async fn a_customer_opens_a_case_and_only_they_and_staff_read_it() {
     let twin = twin();
     let customer = unique("c");
+    let order = place_order(&customer).await;
     let response = http()
         .post(twin.api("/cases"))
         .bearer_auth(twin.token(&customer, "customer"))
-        .json(&leak_report())
+        .json(&leak_report(&order))
         .send()
         .await
         .unwrap();
@@ -84,13 +85,14 @@ async fn a_customer_opens_a_case_and_only_they_and_staff_read_it() {
 async fn twenty_concurrent_cases_are_all_kept() {
     let twin = twin();
     let customer = unique("c");
+    let order = place_order(&customer).await;
     let token = twin.token(&customer, "customer");
     let requests: Vec<_> = (0..20)
         .map(|_| {
             let request = http()
                 .post(twin.api("/cases"))
                 .bearer_auth(&token)
-                .json(&leak_report());
+                .json(&leak_report(&order));
             tokio::spawn(async move { answer(request.send().await.unwrap()).await })
         })
         .collect();
@@ -125,11 +127,13 @@ async fn twenty_concurrent_cases_are_all_kept() {
 #[tokio::test]
 async fn the_sweep_sees_a_case_exactly_when_its_deadline_passes() {
     let twin = twin();
+    let customer = unique("c");
+    let order = place_order(&customer).await;
     let (status, case) = answer(
         http()
             .post(twin.api("/cases"))
-            .bearer_auth(twin.token(&unique("c"), "customer"))
-            .json(&leak_report())
+            .bearer_auth(twin.token(&customer, "customer"))
+            .json(&leak_report(&order))
             .send()
             .await
             .unwrap(),
@@ -163,6 +167,7 @@ async fn the_sweep_sees_a_case_exactly_when_its_deadline_passes() {
 async fn retries_with_one_idempotency_key_open_one_case() {
     let twin = twin();
     let customer = unique("c");
+    let order = place_order(&customer).await;
     let token = twin.token(&customer, "customer");
     let key = unique("key");
     // Twenty copies of the same request at once, as a flaky mobile network might send them.
@@ -172,7 +177,7 @@ async fn retries_with_one_idempotency_key_open_one_case() {
                 .post(twin.api("/cases"))
                 .bearer_auth(&token)
                 .header("idempotency-key", &key)
-                .json(&leak_report());
+                .json(&leak_report(&order));
             tokio::spawn(async move { answer(request.send().await.unwrap()).await })
         })
         .collect();
@@ -195,7 +200,7 @@ async fn retries_with_one_idempotency_key_open_one_case() {
             .post(twin.api("/cases"))
             .bearer_auth(&token)
             .header("idempotency-key", &key)
-            .json(&leak_report())
+            .json(&leak_report(&order))
             .send()
             .await
             .unwrap(),
@@ -207,7 +212,7 @@ async fn retries_with_one_idempotency_key_open_one_case() {
     );
 
     // The same key with another body is refused, and writes nothing.
-    let mut other = leak_report();
+    let mut other = leak_report(&order);
     other["description"] = json!("a different complaint");
     let (status, refused) = answer(
         http()

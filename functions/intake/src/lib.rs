@@ -6,10 +6,12 @@
 //! documented error body.
 
 use aftercare::api::{ApiError, HttpRequest, json_response};
+use aftercare::assessment::assess;
 use aftercare::auth::Role;
 use aftercare::case::{
     Case, CaseDraft, CaseId, CaseLine, CaseStatus, NewCaseRequest, Priority, Queue, TimelineEntry,
 };
+use aftercare::classify::ComplaintContext;
 use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError, WebhookSecrets};
 use aftercare::idempotency::{
@@ -29,8 +31,15 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+mod listings;
+mod product_cache;
 mod products;
+
+pub use product_cache::ProductCache;
 mod webhooks;
+
+/// How far back earlier cases count towards the repeat-complainant flag.
+pub const REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(90);
 
 /// The intake function's dependencies, built once per Lambda instance.
 pub struct Intake<S, I, O, K, C> {
@@ -38,6 +47,8 @@ pub struct Intake<S, I, O, K, C> {
     pub idempotency: I,
     pub orders: O,
     pub catalogue: K,
+    /// Product terms read recently: the catalogue changes rarely, cases arrive often.
+    pub products: ProductCache,
     pub clock: C,
     pub sla: SlaPolicy,
     pub webhook_secrets: WebhookSecrets,
@@ -66,6 +77,7 @@ impl
                 .with_idempotency_table(&idempotency_table),
             orders: DynamoOrderStore::new(dynamodb.clone(), orders_table, &idempotency_table),
             catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
+            products: ProductCache::default(),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
@@ -114,7 +126,10 @@ pub async fn respond<
     let http = HttpRequest(request);
     let result = match http.route_key() {
         "POST /cases" => open_case(intake, &http).await,
+        "GET /cases" => listings::own_cases(intake, &http).await,
         "GET /cases/{id}" => get_case(intake, &http).await,
+        "GET /queues/{queue}" => listings::work_queue(intake, &http).await,
+        "POST /classify" => listings::classify(intake, &http).await,
         "GET /products/{sku}" => products::product(intake, &http).await,
         "POST /webhooks/shopify" => webhooks::shopify(intake, &http).await,
         "POST /webhooks/woocommerce" => webhooks::woocommerce(intake, &http).await,
@@ -150,7 +165,26 @@ async fn open_case<
         .transpose()?;
     let draft = CaseDraft::parse(http.json_body::<NewCaseRequest>()?)?;
     let now = intake.clock.now();
-    let case = Case::open(draft, &caller.subject, now, &intake.sla);
+    // Only the customer who placed the order may complain about it; to anyone else the order
+    // does not exist.
+    let order = intake
+        .orders
+        .order_file(draft.order_id.as_str())
+        .await?
+        .filter(|order| order.placed_by(&caller.subject))
+        .ok_or_else(|| ApiError::not_found("order"))?;
+    let products = intake
+        .products
+        .of_lines(&intake.catalogue, &draft, now)
+        .await?;
+    let context = ComplaintContext {
+        earlier_cases_90d: intake
+            .cases
+            .cases_opened_since(&caller.subject, now - REPEAT_WINDOW)
+            .await?,
+    };
+    let assessment = assess(&draft, &order, &products, &context, now)?;
+    let case = Case::open(draft, &caller.subject, assessment, now, &intake.sla);
     tracing::Span::current().record("case_id", tracing::field::display(case.id));
     let opened = TimelineEntry {
         at: now,
@@ -252,6 +286,9 @@ pub struct CaseView<'a> {
     pub status: CaseStatus,
     pub queue: Queue,
     pub priority: Priority,
+    pub classification: &'a aftercare::classify::Classification,
+    pub remedies: &'a aftercare::remedy::RemedyDecision,
+    pub photo_required: bool,
     pub customer_id: &'a str,
     pub order_id: &'a str,
     pub lines: &'a [CaseLine],
@@ -281,6 +318,9 @@ impl<'a> From<&'a CaseFile> for CaseView<'a> {
             status: case.status,
             queue: case.queue,
             priority: case.priority,
+            classification: &case.classification,
+            remedies: &case.remedies,
+            photo_required: case.photo_required(),
             customer_id: &case.customer_id,
             order_id: case.order_id.as_str(),
             lines: &case.lines,
@@ -353,6 +393,67 @@ mod tests {
             });
             Ok(())
         }
+        async fn cases_of_customer(
+            &self,
+            customer_id: &str,
+            limit: i32,
+            after: Option<&str>,
+        ) -> Result<aftercare::store::CasePage, StoreError> {
+            let mut cases: Vec<Case> = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|f| f.case.clone())
+                .filter(|c| c.customer_id == customer_id)
+                .collect();
+            cases.sort_by_key(|c| std::cmp::Reverse(c.id));
+            let start = after
+                .map(|a| {
+                    cases
+                        .iter()
+                        .position(|c| c.id.to_string() == a)
+                        .map_or(cases.len(), |p| p + 1)
+                })
+                .unwrap_or(0);
+            let page: Vec<Case> = cases
+                .iter()
+                .skip(start)
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            let next =
+                (start + page.len() < cases.len()).then(|| page.last().unwrap().id.to_string());
+            Ok(aftercare::store::CasePage { cases: page, next })
+        }
+        async fn work_queue(
+            &self,
+            queue: Queue,
+            limit: i32,
+            _: Option<&str>,
+        ) -> Result<aftercare::store::CasePage, StoreError> {
+            let cases = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .map(|f| f.case.clone())
+                .filter(|c| c.queue == queue)
+                .take(limit as usize)
+                .collect();
+            Ok(aftercare::store::CasePage { cases, next: None })
+        }
+        async fn cases_opened_since(
+            &self,
+            customer_id: &str,
+            since: chrono::DateTime<Utc>,
+        ) -> Result<u32, StoreError> {
+            let cases = self.0.lock().unwrap();
+            Ok(cases
+                .iter()
+                .filter(|f| f.case.customer_id == customer_id && f.case.opened_at >= since)
+                .count() as u32)
+        }
         async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
             Ok(self
                 .0
@@ -365,8 +466,25 @@ mod tests {
     }
 
     /// Orders the webhooks wrote, in memory.
-    #[derive(Default)]
-    struct MemoryOrders(Mutex<Vec<String>>);
+    /// An order of a serum (2) and a cream (1), delivered on 2026-11-09.
+    fn order(id: &str, customer: &str) -> aftercare::storefront::StoreOrder {
+        serde_json::from_value(json!({
+            "platform": "shopify", "store": "brand.myshopify.com", "order_id": id,
+            "order_number": format!("#{id}"), "customer_id": customer, "customer_email": null,
+            "customer_locale": "zh-CN", "currency": "CNY",
+            "lines": [
+                {"line_item_id": "1", "sku": "SERUM-30", "title": "Serum", "quantity": 2,
+                 "unit_price_minor": 19900, "paid_minor": 39800, "batch": "S2409A"},
+                {"line_item_id": "2", "sku": "CREAM-50", "title": "Cream", "quantity": 1,
+                 "unit_price_minor": 25900, "paid_minor": 25900, "batch": null}
+            ],
+            "placed_at": "2026-11-05T02:00:00Z", "source_updated_at": "2026-11-05T02:00:00Z",
+            "delivered_at": "2026-11-09T06:00:00Z", "opened_exclusion_consented": false
+        }))
+        .unwrap()
+    }
+
+    struct MemoryOrders(Mutex<Vec<String>>, Vec<aftercare::storefront::StoreOrder>);
 
     impl OrderStore for MemoryOrders {
         async fn record_order(
@@ -399,9 +517,21 @@ mod tests {
         }
         async fn order_file(
             &self,
-            _: &str,
+            reference: &str,
         ) -> Result<Option<aftercare::order::OrderFile>, StoreError> {
-            Ok(None)
+            Ok(self
+                .1
+                .iter()
+                .find(|o| {
+                    aftercare::order::order_reference(o.platform, &o.store, &o.order_id)
+                        == reference
+                })
+                .map(|o| aftercare::order::OrderFile {
+                    reference: reference.to_owned(),
+                    order: Some(o.clone()),
+                    deliveries: vec![],
+                    refunds: vec![],
+                }))
         }
         async fn order_of_line_item(&self, _: &str) -> Result<Option<String>, StoreError> {
             Ok(None)
@@ -438,8 +568,9 @@ mod tests {
         Intake {
             cases,
             idempotency: records,
-            orders: MemoryOrders::default(),
+            orders: MemoryOrders(Mutex::default(), vec![order("1001", "c-1"), order("2001", "c-2")]),
             catalogue: OneProduct,
+            products: ProductCache::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
             webhook_secrets: WebhookSecrets::parse(
@@ -595,7 +726,8 @@ mod tests {
         }
     }
 
-    const LEAK: &str = r#"{"order_id":"1001","lines":[{"sku":"SERUM-30","quantity":1}],"description":"精华液瓶子漏了"}"#;
+    const LEAK: &str = r#"{"order_id":"shopify:brand.myshopify.com:1001","lines":[{"sku":"SERUM-30","quantity":1}],"description":"快递到了精华液瓶子漏了一半"}"#;
+    const LEAK_OF_C2: &str = r#"{"order_id":"shopify:brand.myshopify.com:2001","lines":[{"sku":"SERUM-30","quantity":1}],"description":"快递到了精华液瓶子漏了一半"}"#;
 
     #[tokio::test]
     async fn a_customer_opens_a_case_with_its_sla_clock() {
@@ -743,7 +875,7 @@ mod tests {
             "/cases",
             Some(("c-1", "customer")),
             Some(
-                r#"{"order_id":"1002","lines":[{"sku":"CREAM-50","quantity":1}],"description":"allergy"}"#,
+                r#"{"order_id":"shopify:brand.myshopify.com:1001","lines":[{"sku":"CREAM-50","quantity":1}],"description":"用了面霜过敏"}"#,
             ),
         );
         other
@@ -760,7 +892,7 @@ mod tests {
             "POST /cases",
             "/cases",
             Some(("c-2", "customer")),
-            Some(LEAK),
+            Some(LEAK_OF_C2),
         );
         someone_else
             .headers
@@ -778,6 +910,102 @@ mod tests {
             .headers
             .insert("idempotency-key", "has space".parse().unwrap());
         assert_eq!(respond(&intake, &bad_key).await.status_code, 422);
+    }
+
+    #[tokio::test]
+    async fn a_case_is_only_opened_on_the_caller_s_own_order_and_lines() {
+        let intake = intake();
+        let open = |who: &str, body: &str| {
+            request("POST /cases", "/cases", Some((who, "customer")), Some(body)).clone()
+        };
+        // Another customer's order does not exist for the caller.
+        let other = respond(&intake, &open("c-2", LEAK)).await;
+        assert_eq!(
+            (other.status_code, body(&other)["error"]["code"].clone()),
+            (404, json!("not_found"))
+        );
+        let unknown = LEAK.replace(":1001", ":9999");
+        assert_eq!(
+            respond(&intake, &open("c-1", &unknown)).await.status_code,
+            404
+        );
+        let not_bought = LEAK.replace("SERUM-30", "TONER-200");
+        let refused = respond(&intake, &open("c-1", &not_bought)).await;
+        assert_eq!(refused.status_code, 422);
+        assert!(
+            body(&refused)["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("TONER-200")
+        );
+        let too_many = LEAK.replace(r#""quantity":1"#, r#""quantity":3"#);
+        assert_eq!(
+            respond(&intake, &open("c-1", &too_many)).await.status_code,
+            422
+        );
+        assert!(
+            intake.cases.0.lock().unwrap().is_empty(),
+            "no refused request wrote a case"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_case_is_classified_routed_and_given_remedies() {
+        let intake = intake();
+        let leak = body(
+            &respond(
+                &intake,
+                &request(
+                    "POST /cases",
+                    "/cases",
+                    Some(("c-1", "customer")),
+                    Some(LEAK),
+                ),
+            )
+            .await,
+        );
+        assert_eq!(leak["classification"]["category"], "damaged_in_transit");
+        assert_eq!(leak["queue"], "service");
+        assert_eq!(leak["photo_required"], true);
+        assert_eq!(leak["remedies"]["suggested"], "replacement");
+        // Half of the 398.00 paid for two serums: what one claimed unit cost.
+        let refund = leak["remedies"]["eligible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["remedy"] == "refund")
+            .unwrap();
+        assert_eq!(refund["amount_minor"], 19_900);
+
+        let baby = r#"{"order_id":"shopify:brand.myshopify.com:1001","lines":[{"sku":"CREAM-50","quantity":1}],
+            "description":"宝宝用了这个面霜后脸上起了很多红疹，还有点肿，已经带去医院了"}"#;
+        let urgent = body(
+            &respond(
+                &intake,
+                &request(
+                    "POST /cases",
+                    "/cases",
+                    Some(("c-1", "customer")),
+                    Some(baby),
+                ),
+            )
+            .await,
+        );
+        assert_eq!(urgent["classification"]["category"], "adverse_reaction");
+        assert_eq!(urgent["classification"]["severity"], "urgent");
+        assert_eq!(urgent["queue"], "expert");
+        assert_eq!(urgent["priority"], "urgent");
+        // Urgent: 15 minutes to a first answer (the clock stands at 00:05).
+        assert_eq!(urgent["sla"]["first_response_due"], "2026-11-11T00:20:00Z");
+        let remedies: Vec<_> = urgent["remedies"]["eligible"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["remedy"].clone())
+            .collect();
+        assert!(
+            remedies.contains(&json!("expert_consultation")) && remedies.contains(&json!("refund"))
+        );
     }
 
     #[tokio::test]

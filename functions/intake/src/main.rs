@@ -1,3 +1,7 @@
+// The handler future nests deeply (routing, webhooks, assessment); the default limit is too low
+// to compute its layout.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, run, service_fn};
 
 #[tokio::main]

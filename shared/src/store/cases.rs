@@ -10,7 +10,11 @@
 //! - index `sla-timers-due` (`sla_shard`, `sla_due_at`): running SLA clocks by next deadline,
 //!   written across [`crate::sla::TIMER_SHARDS`] shards; a stopped clock removes the attributes.
 
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -24,8 +28,10 @@ use super::idempotency::record_put;
 use crate::case::{
     Case, CaseId, CaseLine, CaseStatus, Description, OrderId, Priority, Queue, TimelineEntry,
 };
+use crate::classify::Classification;
 use crate::clock::rfc3339;
 use crate::idempotency::IdempotencyRecord;
+use crate::remedy::RemedyDecision;
 use crate::sla::{SlaDeadlines, TIMER_SHARDS, timer_shard};
 
 const CASE_ENTRY: &str = "case";
@@ -36,6 +42,13 @@ const TIMELINE_PREFIX: &str = "timeline#";
 pub struct CaseFile {
     pub case: Case,
     pub timeline: Vec<TimelineEntry>,
+}
+
+/// One page of a listing, and where the next page starts (opaque to clients).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CasePage {
+    pub cases: Vec<Case>,
+    pub next: Option<String>,
 }
 
 /// A running SLA clock whose next deadline has passed, as the timer index lists it.
@@ -67,6 +80,29 @@ pub trait CaseStore: Send + Sync {
         first_entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// How many cases the customer opened since `since` (for the repeat-complainant flag).
+    fn cases_opened_since(
+        &self,
+        customer_id: &str,
+        since: DateTime<Utc>,
+    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
+
+    /// A customer's cases, newest first, `limit` at a time from `after` (a page's `next`).
+    fn cases_of_customer(
+        &self,
+        customer_id: &str,
+        limit: i32,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<CasePage, StoreError>> + Send;
+
+    /// A work queue: urgent first, then risk-flagged, then by the deadline due next.
+    fn work_queue(
+        &self,
+        queue: Queue,
+        limit: i32,
+        after: Option<&str>,
+    ) -> impl Future<Output = Result<CasePage, StoreError>> + Send;
 
     /// The case with its timeline, or `None`.
     fn case_file(
@@ -112,6 +148,8 @@ struct CaseItem {
     status: CaseStatus,
     queue: Queue,
     priority: Priority,
+    classification: Classification,
+    remedies: RemedyDecision,
     opened_at: DateTime<Utc>,
     first_response_due: DateTime<Utc>,
     resolution_due: DateTime<Utc>,
@@ -132,11 +170,13 @@ struct TimelineItem {
     timeline: TimelineEntry,
 }
 
-/// The sort key of the work-queue index: urgent first, then by the deadline that is due next.
+/// The sort key of the work-queue index: urgent first, then risk-flagged (public-opinion
+/// threats, repeat complainants), then by the deadline that is due next.
 fn queue_rank(case: &Case, due: DateTime<Utc>) -> String {
-    let urgency = match case.priority {
-        Priority::Urgent => 0,
-        Priority::Normal => 1,
+    let urgency = match (case.priority, case.risk_flagged()) {
+        (Priority::Urgent, _) => 0,
+        (Priority::Normal, true) => 1,
+        (Priority::Normal, false) => 2,
     };
     format!("{urgency}#{}#{}", rfc3339(due), case.id)
 }
@@ -156,6 +196,8 @@ impl From<&Case> for CaseItem {
             status: case.status,
             queue: case.queue,
             priority: case.priority,
+            classification: case.classification.clone(),
+            remedies: case.remedies.clone(),
             opened_at: case.opened_at,
             first_response_due: case.sla.first_response_due,
             resolution_due: case.sla.resolution_due,
@@ -180,6 +222,8 @@ impl TryFrom<CaseItem> for Case {
             status: item.status,
             queue: item.queue,
             priority: item.priority,
+            classification: item.classification,
+            remedies: item.remedies,
             opened_at: item.opened_at,
             sla: SlaDeadlines {
                 first_response_due: item.first_response_due,
@@ -242,6 +286,109 @@ impl CaseStore for DynamoCaseStore {
         Ok(())
     }
 
+    async fn cases_of_customer(
+        &self,
+        customer_id: &str,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<CasePage, StoreError> {
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("cases-by-customer")
+            .key_condition_expression("customer_id = :c")
+            .expression_attribute_values(":c", AttributeValue::S(customer_id.to_owned()))
+            .scan_index_forward(false)
+            .limit(limit);
+        if let Some(cursor) = after {
+            let case_id = decode_cursor(cursor)?
+                .remove("case_id")
+                .ok_or(StoreError::BadCursor)?;
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                (
+                    "customer_id".to_owned(),
+                    AttributeValue::S(customer_id.to_owned()),
+                ),
+                ("case_id".to_owned(), AttributeValue::S(case_id)),
+                ("entry".to_owned(), AttributeValue::S(CASE_ENTRY.to_owned())),
+            ])));
+        }
+        let output = query.send().await.map_err(store_error)?;
+        page(
+            output.items.unwrap_or_default(),
+            output.last_evaluated_key,
+            &["case_id"],
+        )
+    }
+
+    async fn work_queue(
+        &self,
+        queue: Queue,
+        limit: i32,
+        after: Option<&str>,
+    ) -> Result<CasePage, StoreError> {
+        let queue_name = serde_json::to_value(queue)
+            .map_err(corrupt)?
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("cases-by-queue")
+            .key_condition_expression("#queue = :q")
+            .expression_attribute_names("#queue", "queue")
+            .expression_attribute_values(":q", AttributeValue::S(queue_name.clone()))
+            .scan_index_forward(true)
+            .limit(limit);
+        if let Some(cursor) = after {
+            let mut key = decode_cursor(cursor)?;
+            let (Some(rank), Some(case_id)) = (key.remove("queue_rank"), key.remove("case_id"))
+            else {
+                return Err(StoreError::BadCursor);
+            };
+            query = query.set_exclusive_start_key(Some(HashMap::from([
+                ("queue".to_owned(), AttributeValue::S(queue_name)),
+                ("queue_rank".to_owned(), AttributeValue::S(rank)),
+                ("case_id".to_owned(), AttributeValue::S(case_id)),
+                ("entry".to_owned(), AttributeValue::S(CASE_ENTRY.to_owned())),
+            ])));
+        }
+        let output = query.send().await.map_err(store_error)?;
+        page(
+            output.items.unwrap_or_default(),
+            output.last_evaluated_key,
+            &["queue_rank", "case_id"],
+        )
+    }
+
+    async fn cases_opened_since(
+        &self,
+        customer_id: &str,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError> {
+        // Case ids are ULIDs: every id above the first one of `since` was opened after it.
+        let lower = CaseId::from_instant(since).lowest_at_instant();
+        let mut count = 0;
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name("cases-by-customer")
+            .key_condition_expression("customer_id = :c AND case_id >= :since")
+            .expression_attribute_values(":c", AttributeValue::S(customer_id.to_owned()))
+            .expression_attribute_values(":since", AttributeValue::S(lower))
+            .select(aws_sdk_dynamodb::types::Select::Count)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            count += page.map_err(store_error)?.count.max(0) as u32;
+        }
+        Ok(count)
+    }
+
     async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
         let mut case = None;
         let mut timeline = Vec::new();
@@ -273,6 +420,50 @@ impl CaseStore for DynamoCaseStore {
         }
         Ok(case.map(|case| CaseFile { case, timeline }))
     }
+}
+
+/// A page of case items, with the cursor built from the `fields` of the last evaluated key.
+fn page(
+    items: Vec<HashMap<String, AttributeValue>>,
+    last: Option<HashMap<String, AttributeValue>>,
+    fields: &[&str],
+) -> Result<CasePage, StoreError> {
+    let cases = items
+        .into_iter()
+        .map(|item| {
+            serde_dynamo::from_item::<_, CaseItem>(item)
+                .map_err(corrupt)
+                .and_then(Case::try_from)
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let next = last.map(|key| {
+        let wanted: BTreeMap<&str, &str> = fields
+            .iter()
+            .filter_map(|f| {
+                key.get(*f)
+                    .and_then(|v| v.as_s().ok())
+                    .map(|v| (*f, v.as_str()))
+            })
+            .collect();
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wanted).expect("a map of strings serialises"))
+    });
+    Ok(CasePage { cases, next })
+}
+
+/// A cursor back into the key fields it was made of; anything else is a bad cursor.
+fn decode_cursor(cursor: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| StoreError::BadCursor)?;
+    let key: BTreeMap<String, String> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadCursor)?;
+    if key
+        .get("case_id")
+        .is_none_or(|id| id.parse::<CaseId>().is_err())
+    {
+        return Err(StoreError::BadCursor);
+    }
+    Ok(key)
 }
 
 impl SlaTimerIndex for DynamoCaseStore {
@@ -334,7 +525,13 @@ mod tests {
         })
         .unwrap();
         let now = Utc.with_ymd_and_hms(2026, 11, 11, 8, 0, 0).unwrap();
-        let mut case = Case::open(draft, "c-1", now, &SlaPolicy::default());
+        let mut case = Case::open(
+            draft,
+            "c-1",
+            crate::assessment::Assessment::of_text("leaking bottle", &Default::default(), now),
+            now,
+            &SlaPolicy::default(),
+        );
         case.status = status;
         case
     }
@@ -347,8 +544,20 @@ mod tests {
         assert!(
             item.queue_rank
                 .unwrap()
-                .starts_with("1#2026-11-11T09:00:00.000Z#")
+                .starts_with("2#2026-11-11T09:00:00.000Z#")
         );
+    }
+
+    #[test]
+    fn urgent_then_risk_flagged_cases_rank_first_in_their_queue() {
+        let mut urgent = case(CaseStatus::New);
+        urgent.priority = Priority::Urgent;
+        let mut flagged = case(CaseStatus::New);
+        flagged.classification.risk_flags = vec![crate::complaint::RiskFlag::PublicOpinion];
+        let normal = case(CaseStatus::New);
+        let rank = |c: &Case| CaseItem::from(c).queue_rank.unwrap();
+        assert!(rank(&urgent) < rank(&flagged));
+        assert!(rank(&flagged) < rank(&normal));
     }
 
     #[test]

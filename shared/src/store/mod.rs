@@ -11,7 +11,7 @@ mod idempotency;
 mod orders;
 mod refunds;
 
-pub use cases::{CaseFile, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
+pub use cases::{CaseFile, CasePage, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use orders::{DynamoOrderStore, OrderStore, WebhookOutcome};
@@ -29,6 +29,9 @@ pub enum StoreError {
     /// The store refused the request itself: a bug or a misconfiguration.
     #[error("the store refused the request: {0}")]
     Rejected(String),
+    /// A pagination cursor that this service did not issue.
+    #[error("the cursor is not one this service issued")]
+    BadCursor,
     /// An item in the store does not have the shape we wrote.
     #[error("a stored item is unreadable: {0}")]
     Corrupt(String),
