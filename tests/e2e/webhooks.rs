@@ -101,6 +101,8 @@ fn fresh_shopify_order() -> (String, Value, HashMap<String, String>) {
     let (mut payload, mut headers) = fixture("shopify-orders-create");
     let id = ulid::Ulid::new().0 as u64 >> 12;
     payload["id"] = Value::from(id);
+    // A customer of its own too: cases listed per customer never mix between tests.
+    payload["customer"]["id"] = Value::from(id + 1);
     headers.insert("X-Shopify-Event-Id".into(), unique("event"));
     let shop = headers["X-Shopify-Shop-Domain"].clone();
     (format!("shopify:{shop}:{id}"), payload, headers)
@@ -352,5 +354,74 @@ async fn the_generic_format_is_signed_per_source() {
         (status, body["error"]["code"].as_str()),
         (400, Some("malformed_webhook")),
         "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_shopify_return_request_opens_a_case_for_the_order_s_customer_once() {
+    let (_, order, order_headers) = fresh_shopify_order();
+    let (mut request, mut headers) = fixture("shopify-returns-request");
+    request["order"]["id"] = order["id"].clone();
+    headers.insert("X-Shopify-Event-Id".into(), unique("event"));
+
+    // Before the order itself has arrived the storefront is asked to retry.
+    let (status, body) = post("shopify", &request, &headers, dev_secret("shopify")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (503, Some("order_not_yet_known")),
+        "{body}"
+    );
+
+    assert_eq!(
+        post("shopify", &order, &order_headers, dev_secret("shopify"))
+            .await
+            .0,
+        200
+    );
+    let (status, body) = post("shopify", &request, &headers, dev_secret("shopify")).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("applied")),
+        "{body}"
+    );
+    let (status, body) = post("shopify", &request, &headers, dev_secret("shopify")).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (200, Some("duplicate")),
+        "{body}"
+    );
+
+    let customer = order["customer"]["id"].to_string();
+    let (status, cases) = answer(
+        http()
+            .get(twin().api("/cases"))
+            .bearer_auth(twin().token(&customer, "customer"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{cases}");
+    let cases = cases["cases"].as_array().unwrap();
+    assert_eq!(
+        cases.len(),
+        1,
+        "one case for one return, however often it is delivered"
+    );
+    let id = cases[0]["id"].as_str().unwrap();
+    let (_, case) = answer(
+        http()
+            .get(twin().api(&format!("/cases/{id}")))
+            .bearer_auth(twin().token(&customer, "customer"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(case["lines"].as_array().unwrap().len(), 2, "{case}");
+    assert_eq!(case["timeline"][0]["actor"], "storefront:shopify");
+    assert_eq!(
+        case["classification"]["category"], "quality_defect",
+        "{case}"
     );
 }

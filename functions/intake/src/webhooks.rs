@@ -7,14 +7,20 @@
 //! fields are tolerated: storefronts add fields.
 
 use aftercare::api::{ApiError, HttpRequest, json_response};
+use aftercare::assessment::assess;
+use aftercare::case::{Case, CaseDraft, Description, NewCaseLine, NewCaseRequest, TimelineEntry};
+use aftercare::classify::ComplaintContext;
 use aftercare::clock::Clock;
 use aftercare::idempotency::{
     IdempotencyRecord, WEBHOOK_KEY_LIFETIME, payload_hash, webhook_record_key,
 };
-use aftercare::order::store_key;
-use aftercare::store::{CaseStore, CatalogueStore, IdempotencyStore, OrderStore, WebhookOutcome};
+use aftercare::order::{line_item_reference, order_reference, store_key};
+use aftercare::store::{
+    CaseStore, CatalogueStore, IdempotencyStore, OrderStore, StoreError, WebhookOutcome,
+};
 use aftercare::storefront::{
-    Platform, StorefrontEvent, WebhookError, generic, shopify, verify_signature, woocommerce,
+    Platform, ReturnRequest, StorefrontEvent, WebhookError, generic, shopify, verify_signature,
+    woocommerce,
 };
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Serialize;
@@ -213,6 +219,125 @@ pub async fn generic<
     .await
 }
 
+/// A return requested in the storefront opens a case for the returned lines, joined to the
+/// earlier order by line item id, on behalf of the order's customer. The case is written in
+/// one transaction with the delivery's idempotency record, so a redelivery opens nothing.
+async fn open_return_case<
+    S: CaseStore,
+    I: IdempotencyStore,
+    O: OrderStore,
+    K: CatalogueStore,
+    C: Clock,
+>(
+    intake: &Intake<S, I, O, K, C>,
+    platform: Platform,
+    store: &str,
+    request: &ReturnRequest,
+    key: IdempotencyRecord,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let not_yet = || {
+        // The order's own webhook may still be on its way: ask the storefront to retry.
+        ApiError::new(
+            503,
+            "order_not_yet_known",
+            "The returned order is not known yet; retry later.",
+        )
+    };
+    let reference = match &request.order_id {
+        Some(order_id) => order_reference(platform, store, order_id),
+        None => {
+            let first = request.lines.first().ok_or_else(|| {
+                malformed(WebhookError::Malformed(
+                    "the return names no line items".into(),
+                ))
+            })?;
+            intake
+                .orders
+                .order_of_line_item(&line_item_reference(platform, store, &first.line_item_id))
+                .await?
+                .ok_or_else(not_yet)?
+        }
+    };
+    let order = intake
+        .orders
+        .order_file(&reference)
+        .await?
+        .ok_or_else(not_yet)?;
+    let snapshot = order.order.as_ref().ok_or_else(not_yet)?;
+    let customer = snapshot.customer_id.clone().ok_or_else(|| {
+        ApiError::new(
+            422,
+            "guest_order",
+            "A guest order has no customer to open a case for.",
+        )
+    })?;
+    let mut lines = Vec::new();
+    let mut words = Vec::new();
+    for returned in &request.lines {
+        let line = snapshot
+            .lines
+            .iter()
+            .find(|l| l.line_item_id == returned.line_item_id);
+        match line.and_then(|l| l.sku.clone()) {
+            Some(sku) => lines.push(NewCaseLine {
+                sku,
+                quantity: i64::from(returned.quantity),
+            }),
+            None => tracing::warn!("returned line without a known SKU left out of the case"),
+        }
+        words.extend(returned.reason.iter().map(|r| r.replace('_', " ")));
+        words.extend(
+            returned
+                .customer_note
+                .iter()
+                .filter(|n| !n.trim().is_empty())
+                .cloned(),
+        );
+    }
+    let description = if words.is_empty() {
+        "return requested in the store".to_owned()
+    } else {
+        words.join(". ")
+    };
+    let description: String = description.chars().take(Description::MAX_CHARS).collect();
+    let draft = CaseDraft::parse(NewCaseRequest {
+        order_id: reference.clone(),
+        lines,
+        description,
+        opened: None,
+    })?;
+    let now = intake.clock.now();
+    let products = intake
+        .products
+        .of_lines(&intake.catalogue, &draft, now)
+        .await?;
+    let context = ComplaintContext {
+        earlier_cases_90d: intake
+            .cases
+            .cases_opened_since(&customer, now - crate::REPEAT_WINDOW)
+            .await?,
+    };
+    let assessment = assess(&draft, &order, &products, &context, now)?;
+    let case = Case::open(draft, &customer, assessment, now, &intake.sla);
+    let opened = TimelineEntry {
+        at: now,
+        actor: format!("storefront:{platform}"),
+        action: "opened".into(),
+        note: Some(format!(
+            "return {} requested in the store",
+            request.return_id
+        )),
+    };
+    match intake.cases.open_case(&case, &opened, Some(&key)).await {
+        Ok(()) => {
+            tracing::info!(case_id = %case.id, "case opened from a return request");
+            Ok(receipt("applied"))
+        }
+        Err(StoreError::Conflict) => Ok(receipt("duplicate")),
+        Err(err) => Err(err.into()),
+    }
+}
+
 /// Records one authenticated event with its idempotency record.
 async fn apply<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
     intake: &Intake<S, I, O, K, C>,
@@ -244,12 +369,8 @@ async fn apply<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueSto
                 .record_refund(platform, store, refund, &key)
                 .await?
         }
-        StorefrontEvent::ReturnRequested(_) => {
-            return Err(ApiError::new(
-                501,
-                "not_implemented",
-                "Return requests are not handled yet; the storefront will retry.",
-            ));
+        StorefrontEvent::ReturnRequested(request) => {
+            return open_return_case(intake, platform, store, request, key).await;
         }
         StorefrontEvent::Ignored { topic } => {
             tracing::info!(platform = %platform, %topic, "webhook topic ignored");
