@@ -1,7 +1,17 @@
 use lambda_runtime::{Error, run, service_fn};
 
-#[tokio::main]
-async fn main() -> Result<(), Error> {
+fn main() -> Result<(), Error> {
+    // Before anything else: it sets an environment variable.
+    aftercare::config::prefer_ca_bundle();
+    // Lambda gives an instance one invocation at a time: one thread serves it, and starting
+    // no worker pool shortens the cold start.
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve())
+}
+
+async fn serve() -> Result<(), Error> {
     aftercare::telemetry::init();
     let approval = refund_approval::RefundApproval::from_env().await?;
     run(service_fn(|event| {
