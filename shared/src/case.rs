@@ -12,6 +12,7 @@ use crate::assessment::Assessment;
 use crate::classify::Classification;
 use crate::remedy::RemedyDecision;
 use crate::sla::{SlaDeadlines, SlaPolicy};
+use crate::workflow::Resolution;
 
 /// Why a piece of a case request is not acceptable. `field` names the JSON field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -282,6 +283,13 @@ pub struct Case {
     pub remedies: RemedyDecision,
     pub opened_at: DateTime<Utc>,
     pub sla: SlaDeadlines,
+    /// When staff first answered: the first-response target is met then.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// The staff member working the case.
+    pub assignee: Option<String>,
+    /// Set while waiting on the customer: the resolution clock is paused since then.
+    pub waiting_since: Option<DateTime<Utc>>,
+    pub resolution: Option<Resolution>,
     /// Bumped by every change; each write is conditional on the version read.
     pub version: u64,
 }
@@ -310,6 +318,10 @@ impl Case {
             remedies: assessment.remedies,
             opened_at: now,
             sla: sla.deadlines(assessment.priority, now),
+            first_response_at: None,
+            assignee: None,
+            waiting_since: None,
+            resolution: None,
             version: 1,
         }
     }

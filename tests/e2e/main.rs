@@ -9,6 +9,7 @@ mod sources;
 mod stack;
 mod walking_skeleton;
 mod webhooks;
+mod workflow;
 
 use serde_json::Value;
 

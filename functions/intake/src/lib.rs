@@ -31,6 +31,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
+mod actions;
 mod listings;
 mod product_cache;
 mod products;
@@ -129,6 +130,12 @@ pub async fn respond<
         "GET /cases" => listings::own_cases(intake, &http).await,
         "GET /cases/{id}" => get_case(intake, &http).await,
         "GET /queues/{queue}" => listings::work_queue(intake, &http).await,
+        "POST /cases/{id}/replies" => actions::act(intake, &http, "replies").await,
+        "POST /cases/{id}/assign" => actions::act(intake, &http, "assign").await,
+        "POST /cases/{id}/wait" => actions::act(intake, &http, "wait").await,
+        "POST /cases/{id}/resolve" => actions::act(intake, &http, "resolve").await,
+        "POST /cases/{id}/close" => actions::act(intake, &http, "close").await,
+        "POST /cases/{id}/reopen" => actions::act(intake, &http, "reopen").await,
         "POST /classify" => listings::classify(intake, &http).await,
         "GET /products/{sku}" => products::product(intake, &http).await,
         "POST /webhooks/shopify" => webhooks::shopify(intake, &http).await,
@@ -297,6 +304,10 @@ pub struct CaseView<'a> {
     pub opened: Option<bool>,
     pub opened_at: DateTime<Utc>,
     pub sla: SlaView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<&'a aftercare::workflow::Resolution>,
     pub timeline: &'a [TimelineEntry],
     pub version: u64,
 }
@@ -305,6 +316,8 @@ pub struct CaseView<'a> {
 pub struct SlaView {
     pub first_response_due: DateTime<Utc>,
     pub resolution_due: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_response_at: Option<DateTime<Utc>>,
     /// The deadline being watched now; absent while the clock is paused or stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_due: Option<DateTime<Utc>>,
@@ -330,8 +343,11 @@ impl<'a> From<&'a CaseFile> for CaseView<'a> {
             sla: SlaView {
                 first_response_due: case.sla.first_response_due,
                 resolution_due: case.sla.resolution_due,
+                first_response_at: case.first_response_at,
                 next_due: case.next_sla_deadline(),
             },
+            assignee: case.assignee.as_deref(),
+            resolution: case.resolution.as_ref(),
             timeline: &file.timeline,
             version: case.version,
         }
@@ -391,6 +407,23 @@ mod tests {
                 case: case.clone(),
                 timeline: vec![first.clone()],
             });
+            Ok(())
+        }
+        async fn record_change(
+            &self,
+            case: &Case,
+            entry: &TimelineEntry,
+        ) -> Result<(), StoreError> {
+            let mut cases = self.0.lock().unwrap();
+            let file = cases
+                .iter_mut()
+                .find(|f| f.case.id == case.id)
+                .ok_or(StoreError::Conflict)?;
+            if file.case.version + 1 != case.version {
+                return Err(StoreError::Conflict);
+            }
+            file.case = case.clone();
+            file.timeline.push(entry.clone());
             Ok(())
         }
         async fn cases_of_customer(

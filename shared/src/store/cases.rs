@@ -33,6 +33,7 @@ use crate::clock::rfc3339;
 use crate::idempotency::IdempotencyRecord;
 use crate::remedy::RemedyDecision;
 use crate::sla::{SlaDeadlines, TIMER_SHARDS, timer_shard};
+use crate::workflow::Resolution;
 
 const CASE_ENTRY: &str = "case";
 const TIMELINE_PREFIX: &str = "timeline#";
@@ -79,6 +80,14 @@ pub trait CaseStore: Send + Sync {
         case: &Case,
         first_entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Stores a changed case (its `version` one above the version read) with the timeline
+    /// entry of the change; `Conflict` if the case changed since it was read.
+    fn record_change(
+        &self,
+        case: &Case,
+        entry: &TimelineEntry,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// How many cases the customer opened since `since` (for the repeat-complainant flag).
@@ -153,6 +162,14 @@ struct CaseItem {
     opened_at: DateTime<Utc>,
     first_response_due: DateTime<Utc>,
     resolution_due: DateTime<Utc>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_response_at: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    assignee: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    waiting_since: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolution: Option<Resolution>,
     version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_rank: Option<String>,
@@ -201,6 +218,10 @@ impl From<&Case> for CaseItem {
             opened_at: case.opened_at,
             first_response_due: case.sla.first_response_due,
             resolution_due: case.sla.resolution_due,
+            first_response_at: case.first_response_at,
+            assignee: case.assignee.clone(),
+            waiting_since: case.waiting_since,
+            resolution: case.resolution.clone(),
             version: case.version,
             queue_rank: open.then(|| queue_rank(case, next_due.unwrap_or(case.sla.resolution_due))),
             sla_shard: next_due.map(|_| format!("{:02}", timer_shard(&case.id))),
@@ -229,6 +250,10 @@ impl TryFrom<CaseItem> for Case {
                 first_response_due: item.first_response_due,
                 resolution_due: item.resolution_due,
             },
+            first_response_at: item.first_response_at,
+            assignee: item.assignee,
+            waiting_since: item.waiting_since,
+            resolution: item.resolution,
             version: item.version,
         })
     }
@@ -283,6 +308,34 @@ impl CaseStore for DynamoCaseStore {
             );
         }
         transaction.send().await.map_err(store_error)?;
+        Ok(())
+    }
+
+    async fn record_change(&self, case: &Case, entry: &TimelineEntry) -> Result<(), StoreError> {
+        let read_version = case
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Rejected("a changed case has version 2 or more".into()))?;
+        let case_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(
+                serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
+            ))
+            .condition_expression("version = :read")
+            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        self.client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(case_put).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .put(timeline_put(&self.table, &case.id, entry)?)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(store_error)?;
         Ok(())
     }
 

@@ -1,0 +1,159 @@
+//! Work on a case: `POST /cases/{id}/replies`, `/assign`, `/wait`, `/resolve`, `/close`,
+//! `/reopen`. The state machine ([`aftercare::workflow`]) decides; the change is written only
+//! if the case is still the version that was read, so of two concurrent edits one wins and
+//! the other gets 409.
+
+use aftercare::api::{ApiError, HttpRequest, json_response};
+use aftercare::case::CaseId;
+use aftercare::clock::Clock;
+use aftercare::remedy::Remedy;
+use aftercare::store::{
+    CaseFile, CaseStore, CatalogueStore, IdempotencyStore, OrderStore, StoreError,
+};
+use aftercare::workflow::{CaseAction, Refusal, apply};
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::{CaseView, Intake};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplyBody {
+    message: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssignBody {
+    assignee: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct WaitBody {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ResolveBody {
+    remedy: Remedy,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CloseBody {}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReopenBody {
+    reason: String,
+}
+
+/// A body that may be left out entirely.
+fn optional_body<T: DeserializeOwned + Default>(http: &HttpRequest<'_>) -> Result<T, ApiError> {
+    if http.body_bytes()?.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        http.json_body()
+    }
+}
+
+fn parse_action(route: &str, http: &HttpRequest<'_>) -> Result<CaseAction, ApiError> {
+    Ok(match route {
+        "replies" => CaseAction::Reply {
+            message: http.json_body::<ReplyBody>()?.message,
+        },
+        "assign" => CaseAction::Assign {
+            assignee: http.json_body::<AssignBody>()?.assignee,
+        },
+        "wait" => CaseAction::WaitOnCustomer {
+            message: optional_body::<WaitBody>(http)?.message,
+        },
+        "resolve" => {
+            let body: ResolveBody = http.json_body()?;
+            CaseAction::Resolve {
+                remedy: body.remedy,
+                note: body.note,
+            }
+        }
+        "close" => {
+            optional_body::<CloseBody>(http)?;
+            CaseAction::Close
+        }
+        "reopen" => CaseAction::Reopen {
+            reason: http.json_body::<ReopenBody>()?.reason,
+        },
+        other => unreachable!("no route for case action {other}"),
+    })
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotAllowed(message) => ApiError::forbidden(message),
+        Refusal::IllegalTransition { current, action } => {
+            let state = serde_json::to_value(current)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            ApiError::new(
+                409,
+                "illegal_transition",
+                format!("The case is {state}; it cannot be {action} now."),
+            )
+        }
+        Refusal::Invalid(invalid) => invalid.into(),
+    }
+}
+
+pub async fn act<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
+    intake: &Intake<S, I, O, K, C>,
+    http: &HttpRequest<'_>,
+    route: &str,
+) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let caller = http.caller()?;
+    let id: CaseId = http
+        .path_param("id")?
+        .parse()
+        .map_err(|_| ApiError::not_found("case"))?;
+    tracing::Span::current().record("case_id", tracing::field::display(id));
+    let file = intake
+        .cases
+        .case_file(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("case"))?;
+    if !caller.may_see_case_of(&file.case.customer_id) {
+        return Err(ApiError::not_found("case"));
+    }
+    let action = parse_action(route, http)?;
+    let (changed, entry) = apply(
+        &file.case,
+        &action,
+        &caller,
+        intake.clock.now(),
+        &intake.sla,
+    )
+    .map_err(refused)?;
+    match intake.cases.record_change(&changed, &entry).await {
+        Ok(()) => {
+            tracing::info!(action = action.name(), status = ?changed.status, "case changed");
+            let mut timeline = file.timeline;
+            timeline.push(entry);
+            Ok(json_response(
+                200,
+                &CaseView::from(&CaseFile {
+                    case: changed,
+                    timeline,
+                }),
+            ))
+        }
+        Err(StoreError::Conflict) => Err(ApiError::conflict(
+            "Someone changed this case at the same moment; read it again and retry.",
+        )),
+        Err(err) => Err(err.into()),
+    }
+}
