@@ -78,7 +78,62 @@ fn samples_for(prefix: &str) -> Vec<Value> {
     events
 }
 
+/// CPU time of what intake decides for one 2,000-character complaint: classification, remedy
+/// matching and the JSON of both (target <= 50 us). The median of 2,000 runs.
+fn assessment_cost() -> Duration {
+    use aftercare::assessment::assess;
+    use aftercare::case::{CaseDraft, NewCaseLine, NewCaseRequest};
+    use aftercare::classify::ComplaintContext;
+    use aftercare::order::OrderFile;
+
+    let sentence = "快递到的时候精华液瓶子漏了一半，盒子也压坏了。用了两天脸上有点红有点痒，the serum leaked and my skin feels itchy. ";
+    let description: String = sentence.chars().cycle().take(2_000).collect();
+    let order: aftercare::storefront::StoreOrder = serde_json::from_value(serde_json::json!({
+        "platform": "generic", "store": "bench", "order_id": "1", "order_number": "1", "customer_id": "c",
+        "customer_email": null, "customer_locale": "zh-CN", "currency": "CNY",
+        "lines": [{"line_item_id": "1", "sku": "SERUM-30", "title": "Serum", "quantity": 2,
+                   "unit_price_minor": 19900, "paid_minor": 39800, "batch": "S2409A"}],
+        "placed_at": "2026-11-01T00:00:00Z", "source_updated_at": "2026-11-01T00:00:00Z",
+        "delivered_at": "2026-11-03T00:00:00Z", "opened_exclusion_consented": false
+    }))
+    .unwrap();
+    let file = OrderFile {
+        reference: "generic:bench:1".into(),
+        order: Some(order),
+        deliveries: vec![],
+        refunds: vec![],
+    };
+    let draft = CaseDraft::parse(NewCaseRequest {
+        order_id: "generic:bench:1".into(),
+        lines: vec![NewCaseLine {
+            sku: "SERUM-30".into(),
+            quantity: 1,
+        }],
+        description,
+        opened: Some(true),
+    })
+    .unwrap();
+    let products = Default::default();
+    let now = chrono::Utc::now();
+    let mut samples = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        let started = std::time::Instant::now();
+        let assessment =
+            assess(&draft, &file, &products, &ComplaintContext::default(), now).unwrap();
+        let json =
+            serde_json::to_string(&(&assessment.classification, &assessment.remedies)).unwrap();
+        std::hint::black_box(json);
+        samples.push(started.elapsed());
+    }
+    median(samples)
+}
+
 fn main() {
+    let assessment = assessment_cost();
+    println!(
+        "\nassessment of a 2,000-character complaint (classify + remedies + JSON): {:.1} us (target <= 50 us)",
+        assessment.as_secs_f64() * 1e6
+    );
     let twin = TestTwin::start(twin_options("release", SUITE_PARAMETERS));
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
