@@ -7,15 +7,13 @@ use aftercare::api::{ApiError, HttpRequest, json_response};
 use aftercare::case::CaseId;
 use aftercare::clock::Clock;
 use aftercare::remedy::Remedy;
-use aftercare::store::{
-    CaseFile, CaseStore, CatalogueStore, IdempotencyStore, OrderStore, StoreError,
-};
+use aftercare::store::{CaseFile, CaseStore, StoreError};
 use aftercare::workflow::{CaseAction, Refusal, apply};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{CaseView, Intake};
+use crate::{CaseView, Intake, Ports};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -110,8 +108,8 @@ fn refused(refusal: Refusal) -> ApiError {
     }
 }
 
-pub async fn act<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn act<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
     route: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {

@@ -42,28 +42,41 @@ mod webhooks;
 /// How far back earlier cases count towards the repeat-complainant flag.
 pub const REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(90);
 
+/// What intake reads and writes: the Lambda uses the DynamoDB adapters ([`Aws`]), handler
+/// tests use fakes.
+pub trait Ports {
+    type Cases: CaseStore;
+    type Idempotency: IdempotencyStore;
+    type Orders: OrderStore;
+    type Catalogue: CatalogueStore;
+    type Clock: Clock;
+}
+
+/// The ports of the deployed function.
+pub struct Aws;
+
+impl Ports for Aws {
+    type Cases = DynamoCaseStore;
+    type Idempotency = DynamoIdempotencyStore;
+    type Orders = DynamoOrderStore;
+    type Catalogue = DynamoCatalogueStore;
+    type Clock = SystemClock;
+}
+
 /// The intake function's dependencies, built once per Lambda instance.
-pub struct Intake<S, I, O, K, C> {
-    pub cases: S,
-    pub idempotency: I,
-    pub orders: O,
-    pub catalogue: K,
+pub struct Intake<P: Ports> {
+    pub cases: P::Cases,
+    pub idempotency: P::Idempotency,
+    pub orders: P::Orders,
+    pub catalogue: P::Catalogue,
     /// Product terms read recently: the catalogue changes rarely, cases arrive often.
     pub products: ProductCache,
-    pub clock: C,
+    pub clock: P::Clock,
     pub sla: SlaPolicy,
     pub webhook_secrets: WebhookSecrets,
 }
 
-impl
-    Intake<
-        DynamoCaseStore,
-        DynamoIdempotencyStore,
-        DynamoOrderStore,
-        DynamoCatalogueStore,
-        SystemClock,
-    >
-{
+impl Intake<Aws> {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let cases_table = config::required("CASES_TABLE")?;
         let orders_table = config::required("ORDERS_TABLE")?;
@@ -88,14 +101,8 @@ impl
 }
 
 /// The Lambda entrypoint: intake answers HTTP API requests only.
-pub async fn handle<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn handle<P: Ports>(
+    intake: &Intake<P>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
     let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
@@ -114,14 +121,8 @@ pub async fn handle<
 }
 
 /// Routes one HTTP API request and always answers: errors become the documented error body.
-pub async fn respond<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn respond<P: Ports>(
+    intake: &Intake<P>,
     request: &ApiGatewayV2httpRequest,
 ) -> ApiGatewayV2httpResponse {
     let http = HttpRequest(request);
@@ -149,14 +150,8 @@ pub async fn respond<
     })
 }
 
-async fn open_case<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+async fn open_case<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     const ROUTE: &str = "POST /cases";
@@ -263,8 +258,8 @@ fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
     response
 }
 
-async fn get_case<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
-    intake: &Intake<S, I, O, K, C>,
+async fn get_case<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -595,7 +590,18 @@ mod tests {
         }
     }
 
-    fn intake() -> Intake<MemoryCases, MemoryRecords, MemoryOrders, OneProduct, FixedClock> {
+    /// The fakes above, as intake's ports.
+    struct Memory;
+
+    impl Ports for Memory {
+        type Cases = MemoryCases;
+        type Idempotency = MemoryRecords;
+        type Orders = MemoryOrders;
+        type Catalogue = OneProduct;
+        type Clock = FixedClock;
+    }
+
+    fn intake() -> Intake<Memory> {
         let cases = MemoryCases::default();
         let records = MemoryRecords(cases.1.clone());
         Intake {

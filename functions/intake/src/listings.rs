@@ -9,12 +9,12 @@ use aftercare::case::{Case, CaseDraft, CaseStatus, Description, OrderId, Priorit
 use aftercare::classify::{Classification, ComplaintContext};
 use aftercare::clock::Clock;
 use aftercare::remedy::RemedyDecision;
-use aftercare::store::{CasePage, CaseStore, CatalogueStore, IdempotencyStore, OrderStore};
+use aftercare::store::{CasePage, CaseStore, OrderStore};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Intake;
+use crate::{Intake, Ports};
 
 pub const DEFAULT_PAGE: i32 = 20;
 pub const MAX_PAGE: i32 = 100;
@@ -90,14 +90,8 @@ fn paging<'a>(http: &HttpRequest<'a>) -> Result<(i32, Option<&'a str>), ApiError
     Ok((limit, http.query("cursor").filter(|c| !c.is_empty())))
 }
 
-pub async fn own_cases<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn own_cases<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -114,14 +108,8 @@ pub async fn own_cases<
     Ok(listing(&page))
 }
 
-pub async fn work_queue<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn work_queue<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;
@@ -162,14 +150,8 @@ struct ClassifyAnswer<'a> {
     priority: Priority,
 }
 
-pub async fn classify<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn classify<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let caller = http.caller()?;

@@ -4,15 +4,14 @@
 
 use aftercare::api::{ApiError, HttpRequest, json_response};
 use aftercare::catalogue::{Batch, LocalisedText, PolicyClass};
-use aftercare::clock::Clock;
 use aftercare::remedy::expiry_date;
-use aftercare::store::{CaseStore, CatalogueStore, IdempotencyStore, OrderStore};
+use aftercare::store::CatalogueStore;
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use aws_lambda_events::http::HeaderValue;
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::Intake;
+use crate::{Intake, Ports};
 
 #[derive(Serialize)]
 struct ProductPage<'a> {
@@ -45,14 +44,8 @@ fn batch_line(batch: &Batch, shelf_life_months: u32) -> BatchLine<'_> {
     }
 }
 
-pub async fn product<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn product<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let sku = http.path_param("sku")?;

@@ -15,9 +15,7 @@ use aftercare::idempotency::{
     IdempotencyRecord, WEBHOOK_KEY_LIFETIME, payload_hash, webhook_record_key,
 };
 use aftercare::order::{line_item_reference, order_reference, store_key};
-use aftercare::store::{
-    CaseStore, CatalogueStore, IdempotencyStore, OrderStore, StoreError, WebhookOutcome,
-};
+use aftercare::store::{CaseStore, OrderStore, StoreError, WebhookOutcome};
 use aftercare::storefront::{
     Platform, ReturnRequest, StorefrontEvent, WebhookError, generic, shopify, verify_signature,
     woocommerce,
@@ -25,7 +23,7 @@ use aftercare::storefront::{
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Serialize;
 
-use crate::Intake;
+use crate::{Intake, Ports};
 
 #[derive(Serialize)]
 struct Receipt<'a> {
@@ -63,8 +61,8 @@ fn required<'a>(http: &HttpRequest<'a>, header: &str) -> Result<&'a str, ApiErro
 }
 
 /// Checks the signature of `body` with the store's secret.
-fn authenticate<S, I, O, K, C>(
-    intake: &Intake<S, I, O, K, C>,
+fn authenticate<P: Ports>(
+    intake: &Intake<P>,
     platform: Platform,
     store: &str,
     signature: Option<&str>,
@@ -85,14 +83,8 @@ fn authenticate<S, I, O, K, C>(
     }
 }
 
-pub async fn shopify<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn shopify<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -130,14 +122,8 @@ pub async fn shopify<
     apply(intake, Platform::Shopify, shop, event_id, &body, event).await
 }
 
-pub async fn woocommerce<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn woocommerce<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -178,14 +164,8 @@ pub async fn woocommerce<
     .await
 }
 
-pub async fn generic<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+pub async fn generic<P: Ports>(
+    intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let body = http.body_bytes()?;
@@ -222,14 +202,8 @@ pub async fn generic<
 /// A return requested in the storefront opens a case for the returned lines, joined to the
 /// earlier order by line item id, on behalf of the order's customer. The case is written in
 /// one transaction with the delivery's idempotency record, so a redelivery opens nothing.
-async fn open_return_case<
-    S: CaseStore,
-    I: IdempotencyStore,
-    O: OrderStore,
-    K: CatalogueStore,
-    C: Clock,
->(
-    intake: &Intake<S, I, O, K, C>,
+async fn open_return_case<P: Ports>(
+    intake: &Intake<P>,
     platform: Platform,
     store: &str,
     request: &ReturnRequest,
@@ -339,8 +313,8 @@ async fn open_return_case<
 }
 
 /// Records one authenticated event with its idempotency record.
-async fn apply<S: CaseStore, I: IdempotencyStore, O: OrderStore, K: CatalogueStore, C: Clock>(
-    intake: &Intake<S, I, O, K, C>,
+async fn apply<P: Ports>(
+    intake: &Intake<P>,
     platform: Platform,
     store: &str,
     event_id: &str,
