@@ -4,7 +4,6 @@
 //! the other gets 409.
 
 use aftercare::api::{ApiError, HttpRequest, json_response};
-use aftercare::case::CaseId;
 use aftercare::clock::Clock;
 use aftercare::remedy::Remedy;
 use aftercare::store::{CaseFile, CaseStore, StoreError};
@@ -13,7 +12,7 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{CaseView, Intake, Ports};
+use crate::{CaseView, Intake, Ports, visible_case_file};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,20 +112,7 @@ pub async fn act<P: Ports>(
     http: &HttpRequest<'_>,
     route: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let caller = http.caller()?;
-    let id: CaseId = http
-        .path_param("id")?
-        .parse()
-        .map_err(|_| ApiError::not_found("case"))?;
-    tracing::Span::current().record("case_id", tracing::field::display(id));
-    let file = intake
-        .cases
-        .case_file(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("case"))?;
-    if !caller.may_see_case_of(&file.case.customer_id) {
-        return Err(ApiError::not_found("case"));
-    }
+    let (caller, file) = visible_case_file(intake, http).await?;
     let action = parse_action(route, http)?;
     let (changed, entry) = apply(
         &file.case,

@@ -7,7 +7,7 @@
 
 use aftercare::api::{ApiError, HttpRequest, json_response};
 use aftercare::assessment::assess;
-use aftercare::auth::Role;
+use aftercare::auth::{Caller, Role};
 use aftercare::case::{
     Case, CaseDraft, CaseId, CaseLine, CaseStatus, NewCaseRequest, Priority, Queue, TimelineEntry,
 };
@@ -262,8 +262,18 @@ async fn get_case<P: Ports>(
     intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
+    let (_, file) = visible_case_file(intake, http).await?;
+    Ok(json_response(200, &CaseView::from(&file)))
+}
+
+/// The caller and the case of the `{id}` path parameter, when the caller may see it (its
+/// customer, or staff). An id that cannot exist, a missing case and another customer's case
+/// are all answered 404, so nothing can be probed.
+pub(crate) async fn visible_case_file<P: Ports>(
+    intake: &Intake<P>,
+    http: &HttpRequest<'_>,
+) -> Result<(Caller, CaseFile), ApiError> {
     let caller = http.caller()?;
-    // An id that cannot exist is answered like one that does not: nothing to probe.
     let id: CaseId = http
         .path_param("id")?
         .parse()
@@ -273,12 +283,9 @@ async fn get_case<P: Ports>(
         .cases
         .case_file(&id)
         .await?
+        .filter(|file| caller.may_see_case_of(&file.case.customer_id))
         .ok_or_else(|| ApiError::not_found("case"))?;
-    // Another customer's case is answered as missing, not forbidden: its existence is private.
-    if !caller.may_see_case_of(&file.case.customer_id) {
-        return Err(ApiError::not_found("case"));
-    }
-    Ok(json_response(200, &CaseView::from(&file)))
+    Ok((caller, file))
 }
 
 /// A case as the API shows it.
