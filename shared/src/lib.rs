@@ -11,12 +11,15 @@
 pub mod api;
 pub mod assessment;
 pub mod auth;
+pub mod aws_calls;
+pub mod business_calendar;
 pub mod case;
 pub mod catalogue;
 pub mod classify;
 pub mod clock;
 pub mod complaint;
 pub mod config;
+pub mod customer;
 pub mod idempotency;
 pub mod money;
 pub mod order;

@@ -6,12 +6,18 @@
 //! - release binary and zip size for arm64 (as deployed) and x86_64, from `cargo lambda build`;
 //! - peak resident memory of one instance after 1,000 warm invocations with its sample events.
 //!
-//! Targets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB.
+//! - AWS calls per request of intake, counted by the SDK interceptor inside the real binary
+//!   (`aws_calls` on each "answered" log line).
+//!
+//! Targets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB, <= 2 AWS calls per
+//! `POST /cases` and per order webhook.
 
 use std::path::Path;
 use std::time::Duration;
 
-use aftercare_e2e::{SUITE_PARAMETERS, TestTwin, twin_options, workspace};
+use aftercare_e2e::{
+    SUITE_PARAMETERS, TestTwin, answer, http, place_order_on, twin_options, unique, workspace,
+};
 use aftercare_twin::lambda::{Bytes, Launcher, LogSink, Outcome};
 use aftercare_twin::stack::FunctionSpec;
 use serde_json::Value;
@@ -128,6 +134,125 @@ fn assessment_cost() -> Duration {
     median(samples)
 }
 
+/// Posts a generic webhook signed with the development secret; returns its `status`.
+async fn post_generic(twin: &TestTwin, payload: &Value) -> String {
+    let body = serde_json::to_vec(payload).unwrap();
+    let (code, answer) = answer(
+        http()
+            .post(twin.api("/webhooks/generic"))
+            .header("content-type", "application/json")
+            .header("x-aftercare-source", payload["source"].as_str().unwrap())
+            .header(
+                "x-aftercare-signature",
+                aftercare::storefront::sign(b"dev-generic-secret", &body),
+            )
+            .body(body)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 200, "{answer}");
+    answer["status"].as_str().unwrap_or_default().to_owned()
+}
+
+/// The AWS calls intake made per request, as its log reports them: one request of each kind,
+/// through the HTTP API into the release binary. Returns (request, calls) in order.
+async fn aws_calls_per_request(twin: &TestTwin) -> Vec<(String, u64)> {
+    let customer = unique("c");
+    let order_id = unique("order");
+    let order = place_order_on(twin, &customer, &order_id).await;
+    let fixture = |name: &str| -> Value {
+        let path = workspace().join(format!("shared/tests/fixtures/webhooks/{name}.json"));
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+    };
+    let mut delivered = fixture("generic-order-delivered");
+    delivered["event_id"] = Value::from(unique("event"));
+    delivered["data"]["order_id"] = Value::from(order_id.as_str());
+    assert_eq!(post_generic(twin, &delivered).await, "applied");
+    assert_eq!(post_generic(twin, &delivered).await, "duplicate");
+
+    let token = twin.token(&customer, "customer");
+    let complaint = serde_json::json!({"order_id": order, "lines": [{"sku": "SERUM-30", "quantity": 1}],
+        "description": "快递到的时候精华液瓶子漏了 the serum leaked"});
+    let mut case = String::new();
+    for _ in 0..2 {
+        let (status, body) = answer(
+            http()
+                .post(twin.api("/cases"))
+                .bearer_auth(&token)
+                .json(&complaint)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{body}");
+        case = body["id"].as_str().unwrap().to_owned();
+    }
+    let staff = twin.token("agent-1", "agent");
+    let (status, _) = answer(
+        http()
+            .post(twin.api(&format!("/cases/{case}/replies")))
+            .bearer_auth(&staff)
+            .header("idempotency-key", unique("k"))
+            .json(&serde_json::json!({"message": "We are on it."}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = answer(
+        http()
+            .get(twin.api(&format!("/cases/{case}")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let mut returned = fixture("generic-return-requested");
+    returned["event_id"] = Value::from(unique("event"));
+    returned["data"]["order_id"] = Value::from(order_id.as_str());
+    returned["data"]["lines"][0]["line_item_id"] = Value::from("4021987730011-1");
+    assert_eq!(post_generic(twin, &returned).await, "applied");
+
+    // The log lines of these requests: the last 9 "answered" lines of the intake log.
+    let log = twin.function_log("IntakeFunction");
+    let answered: Vec<Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["message"] == "answered")
+        .collect();
+    let names = [
+        "webhook: order (new)",
+        "webhook: delivery (new)",
+        "webhook: delivery (duplicate)",
+        "POST /cases (product cache cold)",
+        "POST /cases (product cache warm)",
+        "POST /cases/{id}/replies (with Idempotency-Key)",
+        "GET /cases/{id}",
+        "webhook: return request (opens a case)",
+    ];
+    let last = &answered[answered.len() - names.len()..];
+    names
+        .iter()
+        .zip(last)
+        .map(|(name, line)| {
+            (
+                format!(
+                    "{name} [{} {}]",
+                    line["route"].as_str().unwrap_or("?"),
+                    line["status"]
+                ),
+                line["aws_calls"].as_u64().unwrap_or(u64::MAX),
+            )
+        })
+        .collect()
+}
+
 fn main() {
     let assessment = assessment_cost();
     println!(
@@ -211,7 +336,17 @@ fn main() {
                 misses.push(format!("{binary}: peak RSS over 30 MB"));
             }
         }
-        println!("\ntargets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB");
+        println!("\nAWS calls per intake request (SDK interceptor in the release binary)\n");
+        for (request, calls) in aws_calls_per_request(&twin).await {
+            println!("{request:<72} {calls:>3}");
+            let counted = request.starts_with("POST /cases (product cache warm)")
+                || request.starts_with("webhook: order")
+                || request.starts_with("webhook: delivery");
+            if counted && calls > 2 {
+                misses.push(format!("{request}: {calls} AWS calls (target <= 2)"));
+            }
+        }
+        println!("\ntargets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB, <= 2 AWS calls per POST /cases and order webhook");
         if misses.is_empty() {
             println!("all targets met");
         } else {

@@ -242,3 +242,30 @@ async fn retries_with_one_idempotency_key_open_one_case() {
         .unwrap();
     assert_eq!(stored.count, 1, "one case for one key");
 }
+
+#[tokio::test]
+async fn a_customer_s_third_case_within_ninety_days_is_flagged_as_a_repeat_complaint() {
+    let twin = twin();
+    let customer = unique("c");
+    let mut flags = Vec::new();
+    // Across different orders: the history is the customer's, not the order's.
+    for _ in 0..3 {
+        let order = place_order(&customer).await;
+        let (status, case) = answer(
+            http()
+                .post(twin.api("/cases"))
+                .bearer_auth(twin.token(&customer, "customer"))
+                .json(&leak_report(&order))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, 201, "{case}");
+        flags.push(case["classification"]["risk_flags"].clone());
+    }
+    assert_eq!(
+        flags,
+        vec![json!([]), json!([]), json!(["repeat_complainant"])]
+    );
+}

@@ -3,8 +3,11 @@
 //! if the case is still the version that was read, so of two concurrent edits one wins and
 //! the other gets 409.
 
-use aftercare::api::{ApiError, HttpRequest, json_response};
+use aftercare::api::{ApiError, HttpRequest};
 use aftercare::clock::Clock;
+use aftercare::idempotency::{
+    IdempotencyRecord, REQUEST_KEY_LIFETIME, SavedResponse, payload_hash,
+};
 use aftercare::remedy::Remedy;
 use aftercare::store::{CaseFile, CaseStore, StoreError};
 use aftercare::workflow::{CaseAction, Refusal, apply};
@@ -12,7 +15,10 @@ use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
-use crate::{CaseView, Intake, Ports, visible_case_file};
+use crate::{
+    CaseView, Intake, Ports, earlier_answer, idempotency_record_key, saved_response,
+    visible_case_file,
+};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,31 +119,65 @@ pub async fn act<P: Ports>(
     route: &str,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
     let (caller, file) = visible_case_file(intake, http).await?;
+    let key = idempotency_record_key(http, &caller)?;
+    let payload = payload_hash(&http.body_bytes()?);
     let action = parse_action(route, http)?;
-    let (changed, entry) = apply(
-        &file.case,
-        &action,
-        &caller,
-        intake.clock.now(),
-        &intake.sla,
-    )
-    .map_err(refused)?;
-    match intake.cases.record_change(&changed, &entry).await {
-        Ok(()) => {
-            tracing::info!(action = action.name(), status = ?changed.status, "case changed");
-            let mut timeline = file.timeline;
-            timeline.push(entry);
-            Ok(json_response(
-                200,
-                &CaseView::from(&CaseFile {
-                    case: changed,
-                    timeline,
-                }),
-            ))
+    let now = intake.clock.now();
+    let (changed, entry) = match apply(&file.case, &action, &caller, now, &intake.sla) {
+        Ok(change) => change,
+        // A retry of a change that was made may now be illegal (resolving a resolved case):
+        // under its key it gets the first answer again.
+        Err(refusal) => {
+            return match &key {
+                Some(key) => earlier_answer(intake, key, &payload, now)
+                    .await?
+                    .ok_or_else(|| refused(refusal)),
+                None => Err(refused(refusal)),
+            };
         }
-        Err(StoreError::Conflict) => Err(ApiError::conflict(
-            "Someone changed this case at the same moment; read it again and retry.",
-        )),
+    };
+    let mut timeline = file.timeline;
+    timeline.push(entry.clone());
+    let view = CaseFile {
+        case: changed,
+        timeline,
+    };
+    let body = serde_json::to_string(&CaseView::from(&view)).map_err(|_| ApiError::internal())?;
+    let guard = key.as_ref().map(|key| IdempotencyRecord {
+        key: key.clone(),
+        payload_hash: payload.clone(),
+        response: Some(SavedResponse {
+            status: 200,
+            body: body.clone(),
+            location: None,
+        }),
+        recorded_at: now,
+        expires_at: now + REQUEST_KEY_LIFETIME,
+    });
+    match intake
+        .cases
+        .record_change(&view.case, &entry, guard.as_ref())
+        .await
+    {
+        Ok(()) => {
+            tracing::info!(action = action.name(), status = ?view.case.status, "case changed");
+            Ok(saved_response(&SavedResponse {
+                status: 200,
+                body,
+                location: None,
+            }))
+        }
+        Err(StoreError::Conflict) => {
+            let earlier = match &key {
+                Some(key) => earlier_answer(intake, key, &payload, now).await?,
+                None => None,
+            };
+            earlier.ok_or_else(|| {
+                ApiError::conflict(
+                    "Someone changed this case at the same moment; read it again and retry.",
+                )
+            })
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -8,10 +8,10 @@
 use aftercare::api::{ApiError, HttpRequest, json_response};
 use aftercare::assessment::assess;
 use aftercare::auth::{Caller, Role};
+use aftercare::aws_calls::AwsCallCounter;
 use aftercare::case::{
     Case, CaseDraft, CaseId, CaseLine, CaseStatus, NewCaseRequest, Priority, Queue, TimelineEntry,
 };
-use aftercare::classify::ComplaintContext;
 use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError, WebhookSecrets};
 use aftercare::idempotency::{
@@ -38,9 +38,6 @@ mod products;
 
 pub use product_cache::ProductCache;
 mod webhooks;
-
-/// How far back earlier cases count towards the repeat-complainant flag.
-pub const REPEAT_WINDOW: chrono::Duration = chrono::Duration::days(90);
 
 /// What intake reads and writes: the Lambda uses the DynamoDB adapters ([`Aws`]), handler
 /// tests use fakes.
@@ -74,28 +71,43 @@ pub struct Intake<P: Ports> {
     pub clock: P::Clock,
     pub sla: SlaPolicy,
     pub webhook_secrets: WebhookSecrets,
+    /// The AWS calls of the request being answered, logged with its answer (a Lambda instance
+    /// answers one request at a time).
+    pub aws_calls: AwsCallCounter,
 }
 
 impl Intake<Aws> {
     pub async fn from_env() -> Result<Self, ConfigError> {
+        let aws_calls = AwsCallCounter::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&config::aws().await)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
         let cases_table = config::required("CASES_TABLE")?;
         let orders_table = config::required("ORDERS_TABLE")?;
         let catalogue_table = config::required("CATALOGUE_TABLE")?;
         let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
+        let customers_table = config::required("CUSTOMERS_TABLE")?;
         let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
-        let aws = config::aws().await;
-        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
         Ok(Intake {
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
-                .with_idempotency_table(&idempotency_table),
-            orders: DynamoOrderStore::new(dynamodb.clone(), orders_table, &idempotency_table),
+                .with_idempotency_table(&idempotency_table)
+                .with_customers_table(&customers_table),
+            orders: DynamoOrderStore::new(
+                dynamodb.clone(),
+                orders_table,
+                &idempotency_table,
+                customers_table,
+            ),
             catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
             products: ProductCache::default(),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
             webhook_secrets,
+            aws_calls,
         })
     }
 }
@@ -108,7 +120,17 @@ pub async fn handle<P: Ports>(
     let span = tracing::info_span!("intake", request_id = %event.context.request_id, case_id = tracing::field::Empty);
     async move {
         match Trigger::parse(event.payload)? {
-            Trigger::Http(request) => Ok(serde_json::to_value(respond(intake, &request).await)?),
+            Trigger::Http(request) => {
+                intake.aws_calls.reset();
+                let response = respond(intake, &request).await;
+                tracing::info!(
+                    route = HttpRequest(&request).route_key(),
+                    status = response.status_code,
+                    aws_calls = intake.aws_calls.total(),
+                    "answered"
+                );
+                Ok(serde_json::to_value(response)?)
+            }
             other => Err(format!(
                 "intake is wired to HTTP API routes only, not {} events",
                 other.kind()
@@ -154,37 +176,30 @@ async fn open_case<P: Ports>(
     intake: &Intake<P>,
     http: &HttpRequest<'_>,
 ) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    const ROUTE: &str = "POST /cases";
     let caller = http.caller()?;
     if caller.role != Role::Customer {
         return Err(ApiError::forbidden(
             "Only customers open cases; staff record phone and chat complaints on the customer's behalf later.",
         ));
     }
-    let key = http
-        .header("idempotency-key")
-        .map(IdempotencyKey::parse)
-        .transpose()?;
+    let key = idempotency_record_key(http, &caller)?;
     let draft = CaseDraft::parse(http.json_body::<NewCaseRequest>()?)?;
     let now = intake.clock.now();
     // Only the customer who placed the order may complain about it; to anyone else the order
     // does not exist.
-    let order = intake
+    let facts = intake
         .orders
-        .order_file(draft.order_id.as_str())
-        .await?
+        .complaint_facts(draft.order_id.as_str(), &caller.subject)
+        .await?;
+    let order = facts
+        .order
         .filter(|order| order.placed_by(&caller.subject))
         .ok_or_else(|| ApiError::not_found("order"))?;
     let products = intake
         .products
         .of_lines(&intake.catalogue, &draft, now)
         .await?;
-    let context = ComplaintContext {
-        earlier_cases_90d: intake
-            .cases
-            .cases_opened_since(&caller.subject, now - REPEAT_WINDOW)
-            .await?,
-    };
+    let context = facts.history.complaint_context(now);
     let assessment = assess(&draft, &order, &products, &context, now)?;
     let case = Case::open(draft, &caller.subject, assessment, now, &intake.sla);
     tracing::Span::current().record("case_id", tracing::field::display(case.id));
@@ -201,8 +216,8 @@ async fn open_case<P: Ports>(
     };
     let body = serde_json::to_string(&CaseView::from(&file)).map_err(|_| ApiError::internal())?;
     let payload = payload_hash(&http.body_bytes()?);
-    let guard = key.as_ref().map(|key| IdempotencyRecord {
-        key: request_record_key(&caller.subject, ROUTE, key),
+    let guard = key.map(|key| IdempotencyRecord {
+        key,
         payload_hash: payload.clone(),
         response: Some(SavedResponse {
             status: 201,
@@ -228,28 +243,58 @@ async fn open_case<P: Ports>(
         // The key was used before: answer as then, or refuse a different request under it.
         Err(StoreError::Conflict) if guard.is_some() => {
             let guard = guard.expect("checked");
-            let stored = intake.idempotency.record(&guard.key).await?;
-            match stored.map(|record| record.replay(&payload, now)) {
-                Some(Replay::Same(Some(saved))) => {
-                    tracing::info!("idempotent replay");
-                    Ok(saved_response(&saved))
-                }
-                Some(Replay::DifferentPayload) => Err(ApiError::new(
-                    422,
-                    "idempotency_key_reused",
-                    "This Idempotency-Key was used with a different request; use a new key for a new request.",
-                )),
-                _ => Err(ApiError::conflict(
-                    "The request collided with another; retry it with the same Idempotency-Key.",
-                )),
-            }
+            earlier_answer(intake, &guard.key, &payload, now)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::conflict(
+                        "The request collided with another; retry it with the same Idempotency-Key.",
+                    )
+                })
         }
         Err(err) => Err(err.into()),
     }
 }
 
+/// The request's `Idempotency-Key`, if it sent one, as the key of its record: scoped to the
+/// caller and the request's path, so the same key on two cases never collides.
+pub(crate) fn idempotency_record_key(
+    http: &HttpRequest<'_>,
+    caller: &Caller,
+) -> Result<Option<String>, ApiError> {
+    let Some(raw) = http.header("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = IdempotencyKey::parse(raw)?;
+    let scope = format!("{} {}", http.method(), http.path());
+    Ok(Some(request_record_key(&caller.subject, &scope, &key)))
+}
+
+/// The answer given earlier under an idempotency key, when there is one for this request:
+/// the saved response for the same body, 422 for another body, `None` when the key is unused
+/// (or its record expired).
+pub(crate) async fn earlier_answer<P: Ports>(
+    intake: &Intake<P>,
+    record_key: &str,
+    payload: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<ApiGatewayV2httpResponse>, ApiError> {
+    let stored = intake.idempotency.record(record_key).await?;
+    match stored.map(|record| record.replay(payload, now)) {
+        Some(Replay::Same(Some(saved))) => {
+            tracing::info!("idempotent replay");
+            Ok(Some(saved_response(&saved)))
+        }
+        Some(Replay::DifferentPayload) => Err(ApiError::new(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request; use a new key for a new request.",
+        )),
+        _ => Ok(None),
+    }
+}
+
 /// The HTTP answer for a response saved under an idempotency key (or about to be).
-fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
+pub(crate) fn saved_response(saved: &SavedResponse) -> ApiGatewayV2httpResponse {
     let mut response = json_response(saved.status, &serde_json::Value::Null);
     response.body = Some(aws_lambda_events::encodings::Body::Text(saved.body.clone()));
     if let Some(location) = saved.location.as_deref().and_then(|l| l.parse().ok()) {
@@ -415,14 +460,22 @@ mod tests {
             &self,
             case: &Case,
             entry: &TimelineEntry,
+            idempotency: Option<&IdempotencyRecord>,
         ) -> Result<(), StoreError> {
             let mut cases = self.0.lock().unwrap();
+            let mut records = self.1.lock().unwrap();
             let file = cases
                 .iter_mut()
                 .find(|f| f.case.id == case.id)
                 .ok_or(StoreError::Conflict)?;
             if file.case.version + 1 != case.version {
                 return Err(StoreError::Conflict);
+            }
+            if let Some(record) = idempotency {
+                if records.iter().any(|r| r.key == record.key) {
+                    return Err(StoreError::Conflict);
+                }
+                records.push(record.clone());
             }
             file.case = case.clone();
             file.timeline.push(entry.clone());
@@ -477,17 +530,6 @@ mod tests {
                 .take(limit as usize)
                 .collect();
             Ok(aftercare::store::CasePage { cases, next: None })
-        }
-        async fn cases_opened_since(
-            &self,
-            customer_id: &str,
-            since: chrono::DateTime<Utc>,
-        ) -> Result<u32, StoreError> {
-            let cases = self.0.lock().unwrap();
-            Ok(cases
-                .iter()
-                .filter(|f| f.case.customer_id == customer_id && f.case.opened_at >= since)
-                .count() as u32)
         }
         async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
             Ok(self
@@ -568,6 +610,22 @@ mod tests {
                     refunds: vec![],
                 }))
         }
+        async fn complaint_facts(
+            &self,
+            reference: &str,
+            customer_id: &str,
+        ) -> Result<aftercare::store::ComplaintFacts, StoreError> {
+            Ok(aftercare::store::ComplaintFacts {
+                order: self.order_file(reference).await?,
+                history: self.case_history(customer_id).await?,
+            })
+        }
+        async fn case_history(
+            &self,
+            _: &str,
+        ) -> Result<aftercare::customer::CaseHistory, StoreError> {
+            Ok(Default::default())
+        }
         async fn order_of_line_item(&self, _: &str) -> Result<Option<String>, StoreError> {
             Ok(None)
         }
@@ -619,6 +677,7 @@ mod tests {
             products: ProductCache::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
+            aws_calls: AwsCallCounter::default(),
             webhook_secrets: WebhookSecrets::parse(
                 r#"{"shopify": {"*": "dev-shopify-secret"}, "woocommerce": {"*": "dev-woo-secret"}}"#,
             )
@@ -956,6 +1015,84 @@ mod tests {
             .headers
             .insert("idempotency-key", "has space".parse().unwrap());
         assert_eq!(respond(&intake, &bad_key).await.status_code, 422);
+    }
+
+    #[tokio::test]
+    async fn a_retried_case_action_under_its_key_is_answered_as_the_first_time() {
+        let intake = intake();
+        let open = request(
+            "POST /cases",
+            "/cases",
+            Some(("c-1", "customer")),
+            Some(LEAK),
+        );
+        let first_case = body(&respond(&intake, &open).await)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let second_case = body(&respond(&intake, &open).await)["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let act = |case: &str, action: &str, key: Option<&str>, message: &str| {
+            let mut r = request(
+                &format!("POST /cases/{{id}}/{action}"),
+                &format!("/cases/{case}/{action}"),
+                Some(("agent-7", "agent")),
+                Some(message),
+            );
+            r.path_parameters.insert("id".into(), case.to_owned());
+            if let Some(key) = key {
+                r.headers.insert("idempotency-key", key.parse().unwrap());
+            }
+            r
+        };
+        let replies = |case: &str| {
+            let cases = intake.cases.0.lock().unwrap();
+            let file = cases
+                .iter()
+                .find(|f| f.case.id.to_string() == case)
+                .unwrap();
+            file.timeline
+                .iter()
+                .filter(|e| e.action == "replied")
+                .count()
+        };
+
+        let hello = r#"{"message": "We are sorry; a replacement is on its way."}"#;
+        let first = respond(&intake, &act(&first_case, "replies", Some("r-1"), hello)).await;
+        assert_eq!(first.status_code, 200, "{:?}", body(&first));
+        let retried = respond(&intake, &act(&first_case, "replies", Some("r-1"), hello)).await;
+        assert_eq!((retried.status_code, body(&retried)), (200, body(&first)));
+        assert_eq!(replies(&first_case), 1, "the retry wrote nothing");
+
+        let other = respond(
+            &intake,
+            &act(
+                &first_case,
+                "replies",
+                Some("r-1"),
+                r#"{"message": "Another reply"}"#,
+            ),
+        )
+        .await;
+        assert_eq!(
+            (other.status_code, body(&other)["error"]["code"].clone()),
+            (422, json!("idempotency_key_reused"))
+        );
+
+        // Waiting twice is illegal, but a retry under the key gets its first answer.
+        let waiting = respond(&intake, &act(&first_case, "wait", Some("w-1"), "")).await;
+        assert_eq!(waiting.status_code, 200, "{:?}", body(&waiting));
+        let again = respond(&intake, &act(&first_case, "wait", Some("w-1"), "")).await;
+        assert_eq!((again.status_code, body(&again)), (200, body(&waiting)));
+        let unkeyed = respond(&intake, &act(&first_case, "wait", None, "")).await;
+        assert_eq!(unkeyed.status_code, 409);
+
+        // The same key on another case is another request.
+        let elsewhere = respond(&intake, &act(&second_case, "replies", Some("r-1"), hello)).await;
+        assert_eq!(elsewhere.status_code, 200);
+        assert_eq!(replies(&second_case), 1);
     }
 
     #[tokio::test]

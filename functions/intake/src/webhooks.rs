@@ -9,7 +9,6 @@
 use aftercare::api::{ApiError, HttpRequest, json_response};
 use aftercare::assessment::assess;
 use aftercare::case::{Case, CaseDraft, Description, NewCaseLine, NewCaseRequest, TimelineEntry};
-use aftercare::classify::ComplaintContext;
 use aftercare::clock::Clock;
 use aftercare::idempotency::{
     IdempotencyRecord, WEBHOOK_KEY_LIFETIME, payload_hash, webhook_record_key,
@@ -285,12 +284,12 @@ async fn open_return_case<P: Ports>(
         .products
         .of_lines(&intake.catalogue, &draft, now)
         .await?;
-    let context = ComplaintContext {
-        earlier_cases_90d: intake
-            .cases
-            .cases_opened_since(&customer, now - crate::REPEAT_WINDOW)
-            .await?,
-    };
+    // The payload names no customer: their history can only be read once the order is.
+    let context = intake
+        .orders
+        .case_history(&customer)
+        .await?
+        .complaint_context(now);
     let assessment = assess(&draft, &order, &products, &context, now)?;
     let case = Case::open(draft, &customer, assessment, now, &intake.sla);
     let opened = TimelineEntry {

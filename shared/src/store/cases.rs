@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
 use super::StoreError;
+use super::customers::record_opening;
 use super::dynamo::{corrupt, store_error};
 use super::idempotency::record_put;
 use crate::case::{
@@ -72,9 +73,9 @@ pub trait SlaTimerIndex: Send + Sync {
 
 /// Where cases live.
 pub trait CaseStore: Send + Sync {
-    /// Stores a newly opened case, its first timeline entry and, when the request carried an
-    /// `Idempotency-Key`, the record of its answer, atomically; `Conflict` if a case with that
-    /// id exists or the key was used before.
+    /// Stores a newly opened case, its first timeline entry, the opening in the customer's case
+    /// history and, when the request carried an `Idempotency-Key`, the record of its answer,
+    /// atomically; `Conflict` if a case with that id exists or the key was used before.
     fn open_case(
         &self,
         case: &Case,
@@ -83,19 +84,14 @@ pub trait CaseStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a changed case (its `version` one above the version read) with the timeline
-    /// entry of the change; `Conflict` if the case changed since it was read.
+    /// entry of the change and, when the request carried an `Idempotency-Key`, the record of
+    /// its answer; `Conflict` if the case changed since it was read or the key was used.
     fn record_change(
         &self,
         case: &Case,
         entry: &TimelineEntry,
+        idempotency: Option<&IdempotencyRecord>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// How many cases the customer opened since `since` (for the repeat-complainant flag).
-    fn cases_opened_since(
-        &self,
-        customer_id: &str,
-        since: DateTime<Utc>,
-    ) -> impl Future<Output = Result<u32, StoreError>> + Send;
 
     /// A customer's cases, newest first, `limit` at a time from `after` (a page's `next`).
     fn cases_of_customer(
@@ -125,6 +121,7 @@ pub struct DynamoCaseStore {
     client: Client,
     table: String,
     idempotency_table: Option<String>,
+    customers_table: Option<String>,
 }
 
 impl DynamoCaseStore {
@@ -133,7 +130,20 @@ impl DynamoCaseStore {
             client,
             table: table.into(),
             idempotency_table: None,
+            customers_table: None,
         }
+    }
+
+    fn idempotency_table(&self) -> Result<&str, StoreError> {
+        self.idempotency_table.as_deref().ok_or_else(|| {
+            StoreError::Rejected("no idempotency table configured for the case store".into())
+        })
+    }
+
+    /// Where the customers' case histories go: opening a case appends to its customer's.
+    pub fn with_customers_table(mut self, table: impl Into<String>) -> Self {
+        self.customers_table = Some(table.into());
+        self
     }
 
     /// Where idempotency records written with a case go.
@@ -297,13 +307,22 @@ impl CaseStore for DynamoCaseStore {
                     .put(timeline_put(&self.table, &case.id, first_entry)?)
                     .build(),
             );
+        let customers = self.customers_table.as_deref().ok_or_else(|| {
+            StoreError::Rejected("no customers table configured for the case store".into())
+        })?;
+        transaction = transaction.transact_items(
+            TransactWriteItem::builder()
+                .update(record_opening(
+                    customers,
+                    &case.customer_id,
+                    case.opened_at,
+                )?)
+                .build(),
+        );
         if let Some(record) = idempotency {
-            let table = self.idempotency_table.as_deref().ok_or_else(|| {
-                StoreError::Rejected("no idempotency table configured for the case store".into())
-            })?;
             transaction = transaction.transact_items(
                 TransactWriteItem::builder()
-                    .put(record_put(table, record)?)
+                    .put(record_put(self.idempotency_table()?, record)?)
                     .build(),
             );
         }
@@ -311,7 +330,12 @@ impl CaseStore for DynamoCaseStore {
         Ok(())
     }
 
-    async fn record_change(&self, case: &Case, entry: &TimelineEntry) -> Result<(), StoreError> {
+    async fn record_change(
+        &self,
+        case: &Case,
+        entry: &TimelineEntry,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<(), StoreError> {
         let read_version = case
             .version
             .checked_sub(1)
@@ -325,17 +349,23 @@ impl CaseStore for DynamoCaseStore {
             .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
             .build()
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        self.client
+        let mut transaction = self
+            .client
             .transact_write_items()
             .transact_items(TransactWriteItem::builder().put(case_put).build())
             .transact_items(
                 TransactWriteItem::builder()
                     .put(timeline_put(&self.table, &case.id, entry)?)
                     .build(),
-            )
-            .send()
-            .await
-            .map_err(store_error)?;
+            );
+        if let Some(record) = idempotency {
+            transaction = transaction.transact_items(
+                TransactWriteItem::builder()
+                    .put(record_put(self.idempotency_table()?, record)?)
+                    .build(),
+            );
+        }
+        transaction.send().await.map_err(store_error)?;
         Ok(())
     }
 
@@ -415,31 +445,6 @@ impl CaseStore for DynamoCaseStore {
             output.last_evaluated_key,
             &["queue_rank", "case_id"],
         )
-    }
-
-    async fn cases_opened_since(
-        &self,
-        customer_id: &str,
-        since: DateTime<Utc>,
-    ) -> Result<u32, StoreError> {
-        // Case ids are ULIDs: every id above the first one of `since` was opened after it.
-        let lower = CaseId::from_instant(since).lowest_at_instant();
-        let mut count = 0;
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name("cases-by-customer")
-            .key_condition_expression("customer_id = :c AND case_id >= :since")
-            .expression_attribute_values(":c", AttributeValue::S(customer_id.to_owned()))
-            .expression_attribute_values(":since", AttributeValue::S(lower))
-            .select(aws_sdk_dynamodb::types::Select::Count)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            count += page.map_err(store_error)?.count.max(0) as u32;
-        }
-        Ok(count)
     }
 
     async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {

@@ -6,6 +6,7 @@
 
 mod cases;
 mod catalogue;
+mod customers;
 mod dynamo;
 mod idempotency;
 mod orders;
@@ -14,7 +15,7 @@ mod refunds;
 pub use cases::{CaseFile, CasePage, CaseStore, DueTimer, DynamoCaseStore, SlaTimerIndex};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
-pub use orders::{DynamoOrderStore, OrderStore, WebhookOutcome};
+pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
 pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.

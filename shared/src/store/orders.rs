@@ -1,7 +1,11 @@
 //! Orders in the orders table. Key `order_id` (Aftercare's order reference) + `entry`:
-//! `"order"` (the storefront's latest snapshot, newest wins by the storefront's own update
-//! time), `"line#<id>"` (joins a line item to its order through the `orders-by-line-item`
-//! index), `"delivery#<time>"`, `"refund#<id>"`. One Query reads the whole order.
+//! - `"order"`: one item with everything a complaint is judged against: the storefront's
+//!   latest snapshot (`snapshot`, newest wins by the storefront's own update time), and one
+//!   attribute per delivery (`delivery:<time>`) and per refund (`refund:<id>`). Webhooks
+//!   arrive in any order, so each writes only its own attributes (UpdateItem), and one GetItem
+//!   reads the whole order;
+//! - `"line#<id>"`: joins a line item to its order through the `orders-by-line-item` index
+//!   (returns name line items).
 //!
 //! Every webhook is written in one transaction together with its idempotency record, so a
 //! redelivery changes nothing and a crash never leaves half an order.
@@ -12,23 +16,28 @@ use std::future::Future;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWriteItem, Update};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::customers::{case_history, customer_key};
 use super::dynamo::{corrupt, store_error};
 use super::idempotency::record_put;
 use crate::clock::rfc3339;
+use crate::customer::CaseHistory;
 use crate::idempotency::IdempotencyRecord;
 use crate::order::{OrderFile, line_item_reference, order_reference};
 use crate::storefront::{Delivery, Platform, RecordedRefund, StoreOrder};
 
 const ORDER_ENTRY: &str = "order";
 const LINE_PREFIX: &str = "line#";
-const DELIVERY_PREFIX: &str = "delivery#";
-const REFUND_PREFIX: &str = "refund#";
+const DELIVERY_PREFIX: &str = "delivery:";
+const REFUND_PREFIX: &str = "refund:";
+const SNAPSHOT: &str = "snapshot";
 /// DynamoDB takes 100 items per transaction; the order and the idempotency record take two.
 const MAX_JOINED_LINES: usize = 98;
+/// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
+const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// What a webhook did to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -39,6 +48,14 @@ pub enum WebhookOutcome {
     Duplicate,
     /// Older than what is stored: nothing changed.
     Stale,
+}
+
+/// What a new complaint is judged against: the order (if known) and the customer's earlier
+/// cases.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ComplaintFacts {
+    pub order: Option<OrderFile>,
+    pub history: CaseHistory,
 }
 
 pub trait OrderStore: Send + Sync {
@@ -70,6 +87,19 @@ pub trait OrderStore: Send + Sync {
         reference: &str,
     ) -> impl Future<Output = Result<Option<OrderFile>, StoreError>> + Send;
 
+    /// The order and the customer's case history, read together (one BatchGetItem).
+    fn complaint_facts(
+        &self,
+        reference: &str,
+        customer_id: &str,
+    ) -> impl Future<Output = Result<ComplaintFacts, StoreError>> + Send;
+
+    /// The customer's case history alone (when the order had to be read first to find them).
+    fn case_history(
+        &self,
+        customer_id: &str,
+    ) -> impl Future<Output = Result<CaseHistory, StoreError>> + Send;
+
     /// The order reference a line item belongs to.
     fn order_of_line_item(
         &self,
@@ -82,6 +112,7 @@ pub struct DynamoOrderStore {
     client: Client,
     table: String,
     idempotency_table: String,
+    customers_table: String,
 }
 
 impl DynamoOrderStore {
@@ -89,25 +120,56 @@ impl DynamoOrderStore {
         client: Client,
         table: impl Into<String>,
         idempotency_table: impl Into<String>,
+        customers_table: impl Into<String>,
     ) -> Self {
         DynamoOrderStore {
             client,
             table: table.into(),
             idempotency_table: idempotency_table.into(),
+            customers_table: customers_table.into(),
         }
     }
-}
 
-#[derive(Serialize, Deserialize)]
-struct OrderItem {
-    order_id: String,
-    entry: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    customer_id: Option<String>,
-    ordered_at: String,
-    /// The storefront's own update time, compared so an older delivery never overwrites.
-    source_updated_at: String,
-    snapshot: StoreOrder,
+    fn order_key(reference: &str) -> HashMap<String, AttributeValue> {
+        HashMap::from([
+            (
+                "order_id".to_owned(),
+                AttributeValue::S(reference.to_owned()),
+            ),
+            (
+                "entry".to_owned(),
+                AttributeValue::S(ORDER_ENTRY.to_owned()),
+            ),
+        ])
+    }
+
+    /// Sets `attributes` on the order item (creating it if needed), under `condition`.
+    fn order_update(
+        &self,
+        reference: &str,
+        attributes: Vec<(String, AttributeValue)>,
+        condition: Option<(&str, (&str, AttributeValue))>,
+    ) -> Result<Update, StoreError> {
+        let mut update = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(Self::order_key(reference)));
+        let mut assignments = Vec::new();
+        for (i, (name, value)) in attributes.into_iter().enumerate() {
+            assignments.push(format!("#a{i} = :a{i}"));
+            update = update
+                .expression_attribute_names(format!("#a{i}"), name)
+                .expression_attribute_values(format!(":a{i}"), value);
+        }
+        update = update.update_expression(format!("SET {}", assignments.join(", ")));
+        if let Some((expression, (placeholder, value))) = condition {
+            update = update
+                .condition_expression(expression)
+                .expression_attribute_values(placeholder, value);
+        }
+        update
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -117,26 +179,47 @@ struct LineItem {
     line_item_key: String,
 }
 
-#[derive(Serialize, Deserialize)]
-struct DeliveryItem {
-    order_id: String,
-    entry: String,
-    delivery: Delivery,
-}
-
-#[derive(Serialize, Deserialize)]
-struct RefundItem {
-    order_id: String,
-    entry: String,
-    refund: RecordedRefund,
-}
-
 fn put(table: &str, item: impl Serialize) -> Result<Put, StoreError> {
     Put::builder()
         .table_name(table)
         .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
         .build()
         .map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
+fn attribute(value: &impl Serialize) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(value).map_err(corrupt)
+}
+
+/// The order file of an order item (`None` when there is no item).
+fn order_file_of(
+    reference: &str,
+    item: Option<HashMap<String, AttributeValue>>,
+) -> Result<Option<OrderFile>, StoreError> {
+    let Some(item) = item else {
+        return Ok(None);
+    };
+    let mut file = OrderFile {
+        reference: reference.to_owned(),
+        order: None,
+        deliveries: vec![],
+        refunds: vec![],
+    };
+    for (name, value) in item {
+        if name == SNAPSHOT {
+            file.order = Some(serde_dynamo::from_attribute_value(value).map_err(corrupt)?);
+        } else if name.starts_with(DELIVERY_PREFIX) {
+            file.deliveries
+                .push(serde_dynamo::from_attribute_value(value).map_err(corrupt)?);
+        } else if name.starts_with(REFUND_PREFIX) {
+            file.refunds
+                .push(serde_dynamo::from_attribute_value(value).map_err(corrupt)?);
+        }
+    }
+    // Attribute maps have no order; keep the file's stable for callers and tests.
+    file.deliveries.sort_by_key(|d| d.delivered_at);
+    file.refunds.sort_by(|a, b| a.refund_id.cmp(&b.refund_id));
+    Ok(Some(file))
 }
 
 /// The cancellation reason codes of a failed transaction, one per item, when it was cancelled.
@@ -161,17 +244,15 @@ impl DynamoOrderStore {
     async fn write(
         &self,
         key: &IdempotencyRecord,
-        items: Vec<Put>,
+        items: Vec<TransactWriteItem>,
     ) -> Result<WebhookOutcome, StoreError> {
-        let mut transaction = self.client.transact_write_items().transact_items(
-            TransactWriteItem::builder()
-                .put(record_put(&self.idempotency_table, key)?)
-                .build(),
-        );
-        for item in items {
-            transaction =
-                transaction.transact_items(TransactWriteItem::builder().put(item).build());
-        }
+        let guarded = TransactWriteItem::builder()
+            .put(record_put(&self.idempotency_table, key)?)
+            .build();
+        let transaction = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(std::iter::once(guarded).chain(items).collect()));
         match transaction.send().await {
             Ok(_) => Ok(WebhookOutcome::Applied),
             Err(err) => match cancellation_codes(&err) {
@@ -189,6 +270,22 @@ impl DynamoOrderStore {
             },
         }
     }
+
+    /// Sets one delivery's or refund's attribute on the order item, with the idempotency record.
+    async fn write_attribute(
+        &self,
+        reference: &str,
+        name: String,
+        value: AttributeValue,
+        key: &IdempotencyRecord,
+    ) -> Result<WebhookOutcome, StoreError> {
+        let update = self.order_update(reference, vec![(name, value)], None)?;
+        self.write(
+            key,
+            vec![TransactWriteItem::builder().update(update).build()],
+        )
+        .await
+    }
 }
 
 impl OrderStore for DynamoOrderStore {
@@ -198,27 +295,33 @@ impl OrderStore for DynamoOrderStore {
         key: &IdempotencyRecord,
     ) -> Result<WebhookOutcome, StoreError> {
         let reference = order_reference(order.platform, &order.store, &order.order_id);
-        let item = OrderItem {
-            order_id: reference.clone(),
-            entry: ORDER_ENTRY.into(),
-            customer_id: order.customer_id.clone(),
-            ordered_at: rfc3339(order.placed_at),
-            source_updated_at: rfc3339(order.source_updated_at),
-            snapshot: order.clone(),
-        };
-        let order_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(serde_dynamo::to_item(item).map_err(corrupt)?))
-            .condition_expression("attribute_not_exists(order_id) OR source_updated_at < :updated")
-            .expression_attribute_values(
-                ":updated",
-                AttributeValue::S(rfc3339(order.source_updated_at)),
-            )
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let mut items = vec![order_put];
+        let updated = AttributeValue::S(rfc3339(order.source_updated_at));
+        let mut attributes = vec![
+            (SNAPSHOT.to_owned(), attribute(order)?),
+            (
+                "ordered_at".to_owned(),
+                AttributeValue::S(rfc3339(order.placed_at)),
+            ),
+            ("source_updated_at".to_owned(), updated.clone()),
+        ];
+        if let Some(customer) = &order.customer_id {
+            attributes.push((
+                "customer_id".to_owned(),
+                AttributeValue::S(customer.clone()),
+            ));
+        }
+        // Deliveries and refunds may have arrived first: the update keeps their attributes.
+        let order_update = self.order_update(
+            &reference,
+            attributes,
+            Some((
+                "attribute_not_exists(source_updated_at) OR source_updated_at < :updated",
+                (":updated", updated),
+            )),
+        )?;
+        let mut items = vec![TransactWriteItem::builder().update(order_update).build()];
         for line in order.lines.iter().take(MAX_JOINED_LINES) {
-            items.push(put(
+            let join = put(
                 &self.table,
                 LineItem {
                     order_id: reference.clone(),
@@ -229,7 +332,8 @@ impl OrderStore for DynamoOrderStore {
                         &line.line_item_id,
                     ),
                 },
-            )?);
+            )?;
+            items.push(TransactWriteItem::builder().put(join).build());
         }
         if order.lines.len() > MAX_JOINED_LINES {
             tracing::warn!(
@@ -247,12 +351,13 @@ impl OrderStore for DynamoOrderStore {
         delivery: &Delivery,
         key: &IdempotencyRecord,
     ) -> Result<WebhookOutcome, StoreError> {
-        let item = DeliveryItem {
-            order_id: order_reference(platform, store, &delivery.order_id),
-            entry: format!("{DELIVERY_PREFIX}{}", rfc3339(delivery.delivered_at)),
-            delivery: delivery.clone(),
-        };
-        self.write(key, vec![put(&self.table, item)?]).await
+        self.write_attribute(
+            &order_reference(platform, store, &delivery.order_id),
+            format!("{DELIVERY_PREFIX}{}", rfc3339(delivery.delivered_at)),
+            attribute(delivery)?,
+            key,
+        )
+        .await
     }
 
     async fn record_refund(
@@ -262,52 +367,94 @@ impl OrderStore for DynamoOrderStore {
         refund: &RecordedRefund,
         key: &IdempotencyRecord,
     ) -> Result<WebhookOutcome, StoreError> {
-        let item = RefundItem {
-            order_id: order_reference(platform, store, &refund.order_id),
-            entry: format!("{REFUND_PREFIX}{}", refund.refund_id),
-            refund: refund.clone(),
-        };
-        self.write(key, vec![put(&self.table, item)?]).await
+        self.write_attribute(
+            &order_reference(platform, store, &refund.order_id),
+            format!("{REFUND_PREFIX}{}", refund.refund_id),
+            attribute(refund)?,
+            key,
+        )
+        .await
     }
 
     async fn order_file(&self, reference: &str) -> Result<Option<OrderFile>, StoreError> {
-        let mut file = OrderFile {
-            reference: reference.to_owned(),
-            order: None,
-            deliveries: vec![],
-            refunds: vec![],
-        };
-        let mut found = false;
-        let mut pages = self
+        let output = self
             .client
-            .query()
+            .get_item()
             .table_name(&self.table)
-            .key_condition_expression("order_id = :id")
-            .expression_attribute_values(":id", AttributeValue::S(reference.to_owned()))
+            .set_key(Some(Self::order_key(reference)))
             .consistent_read(true)
-            .into_paginator()
-            .items()
-            .send();
-        while let Some(item) = pages.next().await {
-            let item: HashMap<String, AttributeValue> = item.map_err(store_error)?;
-            found = true;
-            let entry = item
-                .get("entry")
-                .and_then(|e| e.as_s().ok())
-                .cloned()
-                .unwrap_or_default();
-            if entry == ORDER_ENTRY {
-                let stored: OrderItem = serde_dynamo::from_item(item).map_err(corrupt)?;
-                file.order = Some(stored.snapshot);
-            } else if entry.starts_with(DELIVERY_PREFIX) {
-                let stored: DeliveryItem = serde_dynamo::from_item(item).map_err(corrupt)?;
-                file.deliveries.push(stored.delivery);
-            } else if entry.starts_with(REFUND_PREFIX) {
-                let stored: RefundItem = serde_dynamo::from_item(item).map_err(corrupt)?;
-                file.refunds.push(stored.refund);
+            .send()
+            .await
+            .map_err(store_error)?;
+        order_file_of(reference, output.item)
+    }
+
+    async fn complaint_facts(
+        &self,
+        reference: &str,
+        customer_id: &str,
+    ) -> Result<ComplaintFacts, StoreError> {
+        let keys = |key: HashMap<String, AttributeValue>| {
+            KeysAndAttributes::builder()
+                .keys(key)
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))
+        };
+        let mut wanted = HashMap::from([
+            (self.table.clone(), keys(Self::order_key(reference))?),
+            (
+                self.customers_table.clone(),
+                keys(customer_key(customer_id))?,
+            ),
+        ]);
+        let mut order = None;
+        let mut customer = None;
+        for attempt in 0..BATCH_GET_ATTEMPTS {
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
+            }
+            let output = self
+                .client
+                .batch_get_item()
+                .set_request_items(Some(wanted))
+                .send()
+                .await
+                .map_err(store_error)?;
+            let mut responses = output.responses.unwrap_or_default();
+            if let Some(item) = responses.remove(&self.table).and_then(|mut i| i.pop()) {
+                order = Some(item);
+            }
+            if let Some(item) = responses
+                .remove(&self.customers_table)
+                .and_then(|mut i| i.pop())
+            {
+                customer = Some(item);
+            }
+            wanted = output.unprocessed_keys.unwrap_or_default();
+            if wanted.is_empty() {
+                return Ok(ComplaintFacts {
+                    order: order_file_of(reference, order)?,
+                    history: case_history(customer.as_ref())?,
+                });
             }
         }
-        Ok(found.then_some(file))
+        Err(StoreError::Unavailable(
+            "the order or the customer stayed unread after retries".into(),
+        ))
+    }
+
+    async fn case_history(&self, customer_id: &str) -> Result<CaseHistory, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.customers_table)
+            .set_key(Some(customer_key(customer_id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        case_history(output.item.as_ref())
     }
 
     async fn order_of_line_item(
