@@ -318,6 +318,11 @@ impl SlaCalendars {
     pub fn for_queue(&self, queue: &str) -> &BusinessCalendar {
         self.queues.get(queue).unwrap_or(&AROUND_THE_CLOCK)
     }
+
+    /// The queues that have a calendar.
+    pub fn queues(&self) -> impl Iterator<Item = &str> {
+        self.queues.keys().map(String::as_str)
+    }
 }
 
 /// Why a calendar configuration was refused; each names the queue and the offending field.

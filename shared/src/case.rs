@@ -11,7 +11,7 @@ use ulid::Ulid;
 use crate::assessment::Assessment;
 use crate::classify::Classification;
 use crate::remedy::RemedyDecision;
-use crate::sla::{SlaDeadlines, SlaPolicy};
+use crate::sla::{SlaClocks, SlaPolicy, SlaTarget};
 use crate::workflow::Resolution;
 
 /// Why a piece of a case request is not acceptable. `field` names the JSON field.
@@ -203,6 +203,17 @@ pub enum Queue {
     Expert,
 }
 
+impl Queue {
+    pub const ALL: [Queue; 2] = [Queue::Service, Queue::Expert];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Queue::Service => "service",
+            Queue::Expert => "expert",
+        }
+    }
+}
+
 /// A customer's request to open a case, as the API receives it.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -282,7 +293,11 @@ pub struct Case {
     /// What can be done, with reasons, and the suggestion.
     pub remedies: RemedyDecision,
     pub opened_at: DateTime<Utc>,
-    pub sla: SlaDeadlines,
+    /// The first-response and resolution clocks.
+    pub sla: SlaClocks,
+    /// 0, or 1 once a target was breached (the queue's supervisor knows), 2 once it ran to
+    /// twice its time (the head of service knows).
+    pub escalation_level: u8,
     /// When staff first answered: the first-response target is met then.
     pub first_response_at: Option<DateTime<Utc>>,
     /// The staff member working the case.
@@ -317,7 +332,8 @@ impl Case {
             classification: assessment.classification,
             remedies: assessment.remedies,
             opened_at: now,
-            sla: sla.deadlines(assessment.priority, now),
+            sla: sla.start(assessment.priority, assessment.queue, now),
+            escalation_level: 0,
             first_response_at: None,
             assignee: None,
             waiting_since: None,
@@ -342,10 +358,37 @@ impl Case {
         matches!(self.status, CaseStatus::New | CaseStatus::InProgress)
     }
 
-    /// The deadline the escalation sweep watches, while the clock runs.
-    pub fn next_sla_deadline(&self) -> Option<DateTime<Utc>> {
-        self.sla_clock_running()
-            .then(|| self.sla.next_due(self.status != CaseStatus::New))
+    /// The targets whose clock runs now: the first response until it is given, the resolution
+    /// until the case is resolved; neither while waiting on the customer.
+    pub fn running_sla_targets(&self) -> Vec<SlaTarget> {
+        if !self.sla_clock_running() {
+            return vec![];
+        }
+        let mut running = Vec::with_capacity(2);
+        if self.first_response_at.is_none() {
+            running.push(SlaTarget::FirstResponse);
+        }
+        running.push(SlaTarget::Resolution);
+        running
+    }
+
+    /// The deadline (100 %) due next among the running clocks, else the resolution's: what
+    /// work queues sort by.
+    pub fn next_sla_deadline(&self) -> DateTime<Utc> {
+        self.running_sla_targets()
+            .into_iter()
+            .map(|target| self.sla.clock(target).due_at)
+            .min()
+            .unwrap_or(self.sla.resolution.due_at)
+    }
+
+    /// The next instant the escalation sweep must look at this case: the earliest stage still
+    /// pending of the running clocks. The SLA timer index is keyed by it.
+    pub fn next_sla_checkpoint(&self) -> Option<DateTime<Utc>> {
+        self.running_sla_targets()
+            .into_iter()
+            .filter_map(|target| self.sla.clock(target).next_checkpoint())
+            .min()
     }
 }
 
@@ -421,7 +464,8 @@ mod tests {
     }
 
     #[test]
-    fn a_new_case_watches_its_first_response_deadline() {
+    fn the_sweep_looks_at_a_case_at_its_next_pending_checkpoint() {
+        use chrono::Duration;
         let now = Utc.with_ymd_and_hms(2026, 11, 11, 0, 0, 0).unwrap();
         let draft = CaseDraft::parse(request("leaking bottle", vec![("SERUM-30", 1)])).unwrap();
         let mut case = Case::open(
@@ -432,17 +476,28 @@ mod tests {
             &SlaPolicy::default(),
         );
         assert_eq!(case.status, CaseStatus::New);
+        // 80 % of the first hour.
         assert_eq!(
-            case.next_sla_deadline(),
-            Some(now + chrono::Duration::hours(1))
+            case.next_sla_checkpoint(),
+            Some(now + Duration::minutes(48))
         );
-        case.status = CaseStatus::InProgress;
+        case.sla.first_response.reached = Some(crate::sla::SlaStage::Escalated);
+        // The first response is now past all its stages: the resolution clock's 80 % is next.
         assert_eq!(
-            case.next_sla_deadline(),
-            Some(now + chrono::Duration::hours(24))
+            case.next_sla_checkpoint(),
+            Some(now + Duration::minutes(24 * 60 * 4 / 5))
+        );
+        case.sla.first_response.reached = None;
+        case.status = CaseStatus::InProgress;
+        case.first_response_at = Some(now + Duration::minutes(5));
+        assert_eq!(
+            case.next_sla_checkpoint(),
+            Some(now + Duration::minutes(24 * 60 * 4 / 5))
         );
         case.status = CaseStatus::WaitingOnCustomer;
-        assert_eq!(case.next_sla_deadline(), None);
+        assert_eq!(case.next_sla_checkpoint(), None);
+        case.status = CaseStatus::Resolved;
+        assert_eq!(case.next_sla_checkpoint(), None);
     }
 
     #[test]

@@ -3,6 +3,8 @@
 
 use chrono::Duration;
 
+use crate::business_calendar::SlaCalendars;
+use crate::case::Queue;
 use crate::sla::{SlaPolicy, SlaTargets};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -58,7 +60,30 @@ pub fn sla_policy() -> Result<SlaPolicy, ConfigError> {
             )?,
             resolution: minutes("SLA_URGENT_RESOLUTION_MINUTES", default.urgent.resolution)?,
         },
+        calendars: sla_calendars()?,
     })
+}
+
+/// Business calendars per queue from `SLA_CALENDARS` (the template's `SlaCalendars`
+/// parameter; format in [`crate::business_calendar`]). Unset or empty: around the clock. A
+/// calendar naming a queue that does not exist is refused, so a typo cannot silently leave a
+/// queue around the clock.
+fn sla_calendars() -> Result<SlaCalendars, ConfigError> {
+    let raw = std::env::var("SLA_CALENDARS").unwrap_or_default();
+    let invalid = |reason: String| ConfigError::Invalid {
+        name: "SLA_CALENDARS",
+        reason,
+    };
+    let calendars = SlaCalendars::parse(&raw).map_err(|e| invalid(e.to_string()))?;
+    if let Some(unknown) = calendars
+        .queues()
+        .find(|name| !Queue::ALL.iter().any(|q| q.as_str() == *name))
+    {
+        return Err(invalid(format!(
+            "no queue is called `{unknown}` (queues: service, expert)"
+        )));
+    }
+    Ok(calendars)
 }
 
 /// The one SDK configuration a function builds its clients from, once, at init.

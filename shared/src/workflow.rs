@@ -127,10 +127,10 @@ pub fn apply(
             match (case.status, staff, owner) {
                 (New, true, _) => {
                     next.status = InProgress;
-                    next.first_response_at = Some(now);
+                    first_response(&mut next, now, sla);
                 }
                 (InProgress | WaitingOnCustomer, true, _) | (New | InProgress, _, true) => {}
-                (WaitingOnCustomer, _, true) => resume(&mut next, now),
+                (WaitingOnCustomer, _, true) => resume(&mut next, now, sla),
                 // A customer writing on a solved case reopens it, as helpdesks do.
                 (Resolved, _, true) => reopen(&mut next, now, sla),
                 (Resolved | Closed, true, _) | (Closed, _, true) => return Err(illegal()),
@@ -191,12 +191,14 @@ pub fn apply(
                 .into());
             };
             match case.status {
-                New => next.first_response_at = Some(now),
+                New => first_response(&mut next, now, sla),
                 InProgress => {}
-                WaitingOnCustomer => resume(&mut next, now),
+                WaitingOnCustomer => resume(&mut next, now, sla),
                 Resolved | Closed => return Err(illegal()),
             }
             next.status = Resolved;
+            next.sla.resolution_outcome =
+                Some(next.sla.resolution.met_at(sla.calendar(case.queue), now));
             next.resolution = Some(Resolution {
                 remedy: *remedy,
                 amount_minor: eligible.amount_minor,
@@ -249,11 +251,24 @@ fn actor_name(actor: &Caller) -> String {
     format!("{}:{}", actor.role, actor.subject)
 }
 
-/// The customer answered: the paused resolution clock runs again, its deadline moved by
-/// the time spent waiting.
-fn resume(case: &mut Case, now: DateTime<Utc>) {
+/// Staff answered for the first time: the first-response target is met, and how it was met
+/// is kept for the case's SLA statistics.
+fn first_response(case: &mut Case, now: DateTime<Utc>, sla: &SlaPolicy) {
+    case.first_response_at = Some(now);
+    case.sla.first_response_outcome = Some(
+        case.sla
+            .first_response
+            .met_at(sla.calendar(case.queue), now),
+    );
+}
+
+/// The customer answered: the paused resolution clock runs again, each checkpoint moved by
+/// the business time spent waiting.
+fn resume(case: &mut Case, now: DateTime<Utc>, sla: &SlaPolicy) {
     if let Some(since) = case.waiting_since.take() {
-        case.sla.resolution_due += now - since;
+        case.sla
+            .resolution
+            .resume(sla.calendar(case.queue), since, now);
     }
     case.status = CaseStatus::InProgress;
 }
@@ -263,7 +278,8 @@ fn reopen(case: &mut Case, now: DateTime<Utc>, sla: &SlaPolicy) {
     case.status = CaseStatus::InProgress;
     case.resolution = None;
     case.waiting_since = None;
-    case.sla.resolution_due = now + sla.targets(case.priority).resolution;
+    case.sla.resolution = sla.restart_resolution(case.priority, case.queue, now);
+    case.sla.resolution_outcome = None;
 }
 
 #[cfg(test)]
@@ -336,6 +352,13 @@ mod tests {
             (answered.status, answered.first_response_at),
             (InProgress, Some(t(20)))
         );
+        assert_eq!(
+            answered.sla.first_response_outcome,
+            Some(crate::sla::SlaOutcome {
+                minutes_taken: 20,
+                minutes_to_spare: 40
+            })
+        );
         assert_eq!(answered.version, 2);
         // A customer's own follow-up does not count as a response.
         let follow_up = go(&case(New), reply(), &owner(), 5).unwrap();
@@ -345,7 +368,7 @@ mod tests {
     #[test]
     fn waiting_pauses_the_resolution_clock_and_the_customer_s_answer_resumes_it() {
         let working = go(&case(New), reply(), &agent(), 10).unwrap();
-        let due = working.sla.resolution_due;
+        let clock = working.sla.resolution;
         let waiting = go(
             &working,
             CaseAction::WaitOnCustomer {
@@ -356,14 +379,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(waiting.status, WaitingOnCustomer);
-        assert_eq!(waiting.next_sla_deadline(), None, "paused");
+        assert_eq!(waiting.next_sla_checkpoint(), None, "paused");
         let resumed = go(&waiting, reply(), &owner(), 30 + 120).unwrap();
         assert_eq!(resumed.status, InProgress);
-        assert_eq!(
-            resumed.sla.resolution_due,
-            due + Duration::minutes(120),
-            "moved by the two hours waited"
-        );
+        for (before, after) in [
+            (clock.at_risk_at, resumed.sla.resolution.at_risk_at),
+            (clock.due_at, resumed.sla.resolution.due_at),
+            (clock.escalate_at, resumed.sla.resolution.escalate_at),
+        ] {
+            assert_eq!(
+                after,
+                before + Duration::minutes(120),
+                "moved by the two hours waited"
+            );
+        }
         assert_eq!(resumed.waiting_since, None);
     }
 
@@ -494,7 +523,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reopened.status, InProgress);
-        assert_eq!(reopened.sla.resolution_due, t(600) + Duration::hours(24));
+        assert_eq!(reopened.sla.resolution.due_at, t(600) + Duration::hours(24));
+        assert_eq!(reopened.sla.resolution.reached, None);
         // A customer writing on a resolved case reopens it too.
         assert_eq!(
             go(&case(Resolved), reply(), &owner(), 61).unwrap().status,

@@ -18,7 +18,7 @@ use aftercare::idempotency::{
     IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
     request_record_key,
 };
-use aftercare::sla::SlaPolicy;
+use aftercare::sla::{SlaOutcome, SlaPolicy, SlaStage};
 use aftercare::store::{
     CaseFile, CaseStore, CatalogueStore, DynamoCaseStore, DynamoCatalogueStore,
     DynamoIdempotencyStore, DynamoOrderStore, IdempotencyStore, OrderStore, StoreError,
@@ -368,6 +368,19 @@ pub struct SlaView {
     /// The deadline being watched now; absent while the clock is paused or stopped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_due: Option<DateTime<Utc>>,
+    /// How late each target got: `at_risk`, `breached`, `escalated`; absent while on track.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_response_stage: Option<SlaStage>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution_stage: Option<SlaStage>,
+    /// 0; 1 once breached (the queue's supervisor was told); 2 at twice the target (the head
+    /// of service was told).
+    pub escalation_level: u8,
+    /// How each met target was met: business minutes taken and to spare (negative: late).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_response_outcome: Option<SlaOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution_outcome: Option<SlaOutcome>,
 }
 
 impl<'a> From<&'a CaseFile> for CaseView<'a> {
@@ -388,10 +401,15 @@ impl<'a> From<&'a CaseFile> for CaseView<'a> {
             opened: case.opened,
             opened_at: case.opened_at,
             sla: SlaView {
-                first_response_due: case.sla.first_response_due,
-                resolution_due: case.sla.resolution_due,
+                first_response_due: case.sla.first_response.due_at,
+                resolution_due: case.sla.resolution.due_at,
                 first_response_at: case.first_response_at,
-                next_due: case.next_sla_deadline(),
+                next_due: case.sla_clock_running().then(|| case.next_sla_deadline()),
+                first_response_stage: case.sla.first_response.reached,
+                resolution_stage: case.sla.resolution.reached,
+                escalation_level: case.escalation_level,
+                first_response_outcome: case.sla.first_response_outcome,
+                resolution_outcome: case.sla.resolution_outcome,
             },
             assignee: case.assignee.as_deref(),
             resolution: case.resolution.as_ref(),

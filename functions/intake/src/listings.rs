@@ -46,8 +46,8 @@ impl<'a> From<&'a Case> for CaseSummary<'a> {
             risk_flags: &case.classification.risk_flags,
             order_id: case.order_id.as_str(),
             opened_at: case.opened_at,
-            first_response_due: case.sla.first_response_due,
-            resolution_due: case.sla.resolution_due,
+            first_response_due: case.sla.first_response.due_at,
+            resolution_due: case.sla.resolution.due_at,
             photo_required: case.photo_required(),
         }
     }

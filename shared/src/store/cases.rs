@@ -31,9 +31,10 @@ use crate::case::{
 };
 use crate::classify::Classification;
 use crate::clock::rfc3339;
+use crate::escalation::Escalation;
 use crate::idempotency::IdempotencyRecord;
 use crate::remedy::RemedyDecision;
-use crate::sla::{SlaDeadlines, TIMER_SHARDS, timer_shard};
+use crate::sla::{SlaClocks, TIMER_SHARDS, timer_shard};
 use crate::workflow::Resolution;
 
 const CASE_ENTRY: &str = "case";
@@ -53,22 +54,24 @@ pub struct CasePage {
     pub next: Option<String>,
 }
 
-/// A running SLA clock whose next deadline has passed, as the timer index lists it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DueTimer {
-    pub case_id: CaseId,
-    pub due_at: DateTime<Utc>,
-}
-
-/// The SLA timer index: running clocks by next deadline.
+/// The SLA timer index: running clocks by their next checkpoint, and the sweep's writes.
 pub trait SlaTimerIndex: Send + Sync {
-    /// Timers due at or before `now`, oldest first within each shard, at most `limit_per_shard`
-    /// from each. One Query per shard: the cost follows the number due, not the number stored.
-    fn due_timers(
+    /// Cases whose next checkpoint is at or before `now`, oldest first within each shard, at
+    /// most `limit_per_shard` from each. One Query per shard on an index that projects the
+    /// whole case, so the sweep reads only what is due, and each due case once.
+    fn due_cases(
         &self,
         now: DateTime<Utc>,
         limit_per_shard: i32,
-    ) -> impl Future<Output = Result<Vec<DueTimer>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Case>, StoreError>> + Send;
+
+    /// Stores an escalated case with its timeline entries, in one transaction, if the case is
+    /// still the version the sweep read; `Conflict` otherwise (another sweep or a person
+    /// changed it first).
+    fn record_escalation(
+        &self,
+        escalation: &Escalation,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// Where cases live.
@@ -170,8 +173,9 @@ struct CaseItem {
     classification: Classification,
     remedies: RemedyDecision,
     opened_at: DateTime<Utc>,
-    first_response_due: DateTime<Utc>,
-    resolution_due: DateTime<Utc>,
+    sla: SlaClocks,
+    #[serde(default)]
+    escalation_level: u8,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     first_response_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,7 +214,7 @@ fn queue_rank(case: &Case, due: DateTime<Utc>) -> String {
 
 impl From<&Case> for CaseItem {
     fn from(case: &Case) -> Self {
-        let next_due = case.next_sla_deadline();
+        let checkpoint = case.next_sla_checkpoint();
         let open = !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed);
         CaseItem {
             case_id: case.id.to_string(),
@@ -226,16 +230,16 @@ impl From<&Case> for CaseItem {
             classification: case.classification.clone(),
             remedies: case.remedies.clone(),
             opened_at: case.opened_at,
-            first_response_due: case.sla.first_response_due,
-            resolution_due: case.sla.resolution_due,
+            sla: case.sla,
+            escalation_level: case.escalation_level,
             first_response_at: case.first_response_at,
             assignee: case.assignee.clone(),
             waiting_since: case.waiting_since,
             resolution: case.resolution.clone(),
             version: case.version,
-            queue_rank: open.then(|| queue_rank(case, next_due.unwrap_or(case.sla.resolution_due))),
-            sla_shard: next_due.map(|_| format!("{:02}", timer_shard(&case.id))),
-            sla_due_at: next_due.map(rfc3339),
+            queue_rank: open.then(|| queue_rank(case, case.next_sla_deadline())),
+            sla_shard: checkpoint.map(|_| format!("{:02}", timer_shard(&case.id))),
+            sla_due_at: checkpoint.map(rfc3339),
         }
     }
 }
@@ -256,10 +260,8 @@ impl TryFrom<CaseItem> for Case {
             classification: item.classification,
             remedies: item.remedies,
             opened_at: item.opened_at,
-            sla: SlaDeadlines {
-                first_response_due: item.first_response_due,
-                resolution_due: item.resolution_due,
-            },
+            sla: item.sla,
+            escalation_level: item.escalation_level,
             first_response_at: item.first_response_at,
             assignee: item.assignee,
             waiting_since: item.waiting_since,
@@ -525,15 +527,13 @@ fn decode_cursor(cursor: &str) -> Result<BTreeMap<String, String>, StoreError> {
 }
 
 impl SlaTimerIndex for DynamoCaseStore {
-    async fn due_timers(
+    async fn due_cases(
         &self,
         now: DateTime<Utc>,
         limit_per_shard: i32,
-    ) -> Result<Vec<DueTimer>, StoreError> {
-        let mut due = Vec::new();
-        for shard in 0..TIMER_SHARDS {
-            let output = self
-                .client
+    ) -> Result<Vec<Case>, StoreError> {
+        let queries = (0..TIMER_SHARDS).map(|shard| {
+            self.client
                 .query()
                 .table_name(&self.table)
                 .index_name("sla-timers-due")
@@ -543,24 +543,48 @@ impl SlaTimerIndex for DynamoCaseStore {
                 .scan_index_forward(true)
                 .limit(limit_per_shard)
                 .send()
-                .await
-                .map_err(store_error)?;
-            for item in output.items.unwrap_or_default() {
-                let case_id = item.get("case_id").and_then(|v| v.as_s().ok());
-                let due_at = item.get("sla_due_at").and_then(|v| v.as_s().ok());
-                let (Some(case_id), Some(due_at)) = (case_id, due_at) else {
-                    return Err(corrupt("a timer index entry lacks case_id or sla_due_at"));
-                };
-                due.push(DueTimer {
-                    case_id: case_id.parse().map_err(corrupt)?,
-                    due_at: DateTime::parse_from_rfc3339(due_at)
-                        .map_err(corrupt)?
-                        .to_utc(),
-                });
+        });
+        let mut due = Vec::new();
+        for output in futures_util::future::join_all(queries).await {
+            for item in output.map_err(store_error)?.items.unwrap_or_default() {
+                let stored: CaseItem = serde_dynamo::from_item(item).map_err(corrupt)?;
+                due.push(Case::try_from(stored)?);
             }
         }
-        due.sort_by_key(|timer| timer.due_at);
+        due.sort_by_key(|case| case.next_sla_checkpoint());
         Ok(due)
+    }
+
+    async fn record_escalation(&self, escalation: &Escalation) -> Result<(), StoreError> {
+        let case = &escalation.case;
+        let read_version = case
+            .version
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Rejected("a changed case has version 2 or more".into()))?;
+        let case_put = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(
+                serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
+            ))
+            .condition_expression("version = :read")
+            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
+            .build()
+            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let mut items = vec![TransactWriteItem::builder().put(case_put).build()];
+        for entry in &escalation.timeline {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(timeline_put(&self.table, &case.id, entry)?)
+                    .build(),
+            );
+        }
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
     }
 }
 
@@ -597,7 +621,9 @@ mod tests {
     #[test]
     fn a_running_clock_is_in_the_timer_index_and_the_queue() {
         let item = CaseItem::from(&case(CaseStatus::New));
-        assert_eq!(item.sla_due_at.as_deref(), Some("2026-11-11T09:00:00.000Z"));
+        // The index holds the next checkpoint (80 % of the first hour); the queue sorts by the
+        // deadline itself.
+        assert_eq!(item.sla_due_at.as_deref(), Some("2026-11-11T08:48:00.000Z"));
         assert_eq!(item.sla_shard.as_ref().map(String::len), Some(2));
         assert!(
             item.queue_rank
