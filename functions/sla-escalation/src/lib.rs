@@ -18,6 +18,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aftercare::aws_calls::AwsCallCounter;
 use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError};
 use aftercare::escalation::escalate;
@@ -61,6 +62,8 @@ pub struct Escalation<P: Ports> {
     pub clock: P::Clock,
     /// Cases per run.
     pub batch_size: u32,
+    /// The DynamoDB calls and items read of the run, reported with it.
+    pub aws_calls: AwsCallCounter,
 }
 
 impl Escalation<Aws> {
@@ -80,11 +83,18 @@ impl Escalation<Aws> {
                 })?,
         };
         let aws = config::aws().await;
+        let aws_calls = AwsCallCounter::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
         Ok(Escalation {
-            timers: DynamoCaseStore::new(aws_sdk_dynamodb::Client::new(&aws), table),
+            timers: DynamoCaseStore::new(dynamodb, table),
             notifications: SqsNotificationQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url),
             clock: SystemClock,
             batch_size,
+            aws_calls,
         })
     }
 }
@@ -109,6 +119,11 @@ pub struct SweepReport {
     pub failed: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub oldest_due_at: Option<DateTime<Utc>>,
+    /// DynamoDB calls of the run, and the items they read (the SDK interceptor's count).
+    pub dynamodb_calls: u64,
+    /// Of those, the writes (one transaction per escalated case).
+    pub dynamodb_writes: u64,
+    pub items_read: u64,
 }
 
 pub async fn handle<P: Ports>(
@@ -148,6 +163,7 @@ pub async fn sweep<P: Ports>(
     at: DateTime<Utc>,
     stop_by: SystemTime,
 ) -> Result<SweepReport, Error> {
+    escalation.aws_calls.reset();
     let per_shard = escalation.batch_size.div_ceil(u32::from(TIMER_SHARDS));
     let due = escalation
         .timers
@@ -202,8 +218,22 @@ pub async fn sweep<P: Ports>(
             Outcome::Failed => report.failed += 1,
         }
     }
+    let calls = escalation.aws_calls.calls();
+    report.dynamodb_calls = calls.values().sum();
+    report.dynamodb_writes = calls
+        .iter()
+        .filter(|(operation, _)| {
+            ["Write", "Put", "Update", "Delete"]
+                .iter()
+                .any(|verb| operation.contains(verb))
+        })
+        .map(|(_, n)| n)
+        .sum();
+    report.items_read = escalation.aws_calls.items_read();
     tracing::info!(
         due = report.due,
+        dynamodb_calls = report.dynamodb_calls,
+        items_read = report.items_read,
         escalated = report.escalated,
         steps = report.steps,
         conflicts = report.conflicts,
@@ -300,6 +330,7 @@ mod tests {
             notifications: Queue(queue_up, Mutex::default()),
             clock: FixedClock(t(0)),
             batch_size: 8,
+            aws_calls: AwsCallCounter::default(),
         }
     }
 

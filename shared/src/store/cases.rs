@@ -271,6 +271,12 @@ impl TryFrom<CaseItem> for Case {
     }
 }
 
+/// A case as stored, for bulk loads (benchmarks, migrations) that write with BatchWriteItem
+/// rather than one transaction per case.
+pub fn case_item(case: &Case) -> Result<HashMap<String, AttributeValue>, StoreError> {
+    serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)
+}
+
 fn timeline_put(table: &str, case: &CaseId, entry: &TimelineEntry) -> Result<Put, StoreError> {
     let item = TimelineItem {
         case_id: case.to_string(),

@@ -12,7 +12,7 @@ mod idempotency;
 mod orders;
 mod refunds;
 
-pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex};
+pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, case_item};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
