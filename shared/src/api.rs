@@ -33,6 +33,7 @@ pub const ROUTES: &[&str] = &[
     "POST /cases/{id}/close",
     "POST /cases/{id}/reopen",
     "GET /queues/{queue}",
+    "GET /sla/overview",
     "POST /classify",
     "GET /products/{sku}",
     "POST /webhooks/shopify",

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use crate::case::{Case, CaseStatus, Priority, Queue, TimelineEntry};
 use crate::clock::rfc3339;
+use crate::service_levels::{CounterChange, counter_changes};
 use crate::sla::{SlaStage, SlaTarget};
 
 /// The actor of the sweep's timeline entries.
@@ -75,6 +76,8 @@ pub struct Escalation {
     pub steps: Vec<SlaStep>,
     pub timeline: Vec<TimelineEntry>,
     pub notifications: Vec<SlaNotification>,
+    /// What the change adds to the SLA overview's counters.
+    pub counters: Vec<CounterChange>,
 }
 
 /// The steps due on `case` at `now`, applied; `None` when nothing is due (the index entry was
@@ -150,6 +153,7 @@ pub fn escalate(case: &Case, now: DateTime<Utc>) -> Option<Escalation> {
         CaseStatus::New | CaseStatus::InProgress
     ));
     Some(Escalation {
+        counters: counter_changes(Some(case), &next),
         case: next,
         steps,
         timeline,

@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod order;
 pub mod remedy;
 pub mod response_times;
+pub mod service_levels;
 pub mod sla;
 pub mod store;
 pub mod storefront;

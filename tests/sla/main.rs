@@ -4,6 +4,8 @@
 //! A sweep fired at a future instant escalates every case of the twin that is due by then, so
 //! this binary has its own twin (see `aftercare_e2e::twin`), and its tests take turns.
 
+mod overview;
+
 use std::collections::BTreeMap;
 
 use aftercare_e2e::{TestTwin, answer, http, place_order_on, twin, unique};
@@ -12,11 +14,11 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
 /// One test at a time: each moves the sweep's time for every case in the twin.
-static TURN: Mutex<()> = Mutex::const_new(());
+pub static TURN: Mutex<()> = Mutex::const_new(());
 
-const SWEEP: &str = "SlaEscalationFunction";
+pub const SWEEP: &str = "SlaEscalationFunction";
 
-async fn open_case(twin: &TestTwin, customer: &str) -> Value {
+pub async fn open_case(twin: &TestTwin, customer: &str) -> Value {
     let order = place_order_on(twin, customer, &unique("order")).await;
     let (status, case) = answer(
         http()
@@ -49,7 +51,7 @@ async fn read_case(twin: &TestTwin, id: &str) -> Value {
     case
 }
 
-fn instant(value: &Value) -> DateTime<Utc> {
+pub fn instant(value: &Value) -> DateTime<Utc> {
     value.as_str().unwrap().parse().unwrap()
 }
 
@@ -58,7 +60,7 @@ fn second_before(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(TimeDelta::seconds(1)).unwrap() - TimeDelta::seconds(1)
 }
 
-fn second_after(at: DateTime<Utc>) -> DateTime<Utc> {
+pub fn second_after(at: DateTime<Utc>) -> DateTime<Utc> {
     at.duration_trunc(TimeDelta::seconds(1)).unwrap() + TimeDelta::seconds(1)
 }
 

@@ -9,6 +9,7 @@ use aftercare::idempotency::{
     IdempotencyRecord, REQUEST_KEY_LIFETIME, SavedResponse, payload_hash,
 };
 use aftercare::remedy::Remedy;
+use aftercare::service_levels::counter_changes;
 use aftercare::store::{CaseFile, CaseStore, StoreError};
 use aftercare::workflow::{CaseAction, Refusal, apply};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
@@ -136,6 +137,7 @@ pub async fn act<P: Ports>(
             };
         }
     };
+    let file_case = file.case;
     let mut timeline = file.timeline;
     timeline.push(entry.clone());
     let view = CaseFile {
@@ -156,7 +158,12 @@ pub async fn act<P: Ports>(
     });
     match intake
         .cases
-        .record_change(&view.case, &entry, guard.as_ref())
+        .record_change(
+            &view.case,
+            &entry,
+            guard.as_ref(),
+            &counter_changes(Some(&file_case), &view.case),
+        )
         .await
     {
         Ok(()) => {

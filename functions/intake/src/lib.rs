@@ -20,8 +20,9 @@ use aftercare::idempotency::{
 };
 use aftercare::sla::{SlaOutcome, SlaPolicy, SlaStage};
 use aftercare::store::{
-    CaseFile, CaseStore, CatalogueStore, DynamoCaseStore, DynamoCatalogueStore,
-    DynamoIdempotencyStore, DynamoOrderStore, IdempotencyStore, OrderStore, StoreError,
+    CaseFile, CaseStore, CatalogueStore, CounterStore, DynamoCaseStore, DynamoCatalogueStore,
+    DynamoCounterStore, DynamoIdempotencyStore, DynamoOrderStore, IdempotencyStore, OrderStore,
+    StoreError,
 };
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -33,6 +34,7 @@ use tracing::Instrument;
 
 mod actions;
 mod listings;
+mod overview;
 mod product_cache;
 mod products;
 
@@ -46,6 +48,7 @@ pub trait Ports {
     type Idempotency: IdempotencyStore;
     type Orders: OrderStore;
     type Catalogue: CatalogueStore;
+    type Counters: CounterStore;
     type Clock: Clock;
 }
 
@@ -57,6 +60,7 @@ impl Ports for Aws {
     type Idempotency = DynamoIdempotencyStore;
     type Orders = DynamoOrderStore;
     type Catalogue = DynamoCatalogueStore;
+    type Counters = DynamoCounterStore;
     type Clock = SystemClock;
 }
 
@@ -66,6 +70,8 @@ pub struct Intake<P: Ports> {
     pub idempotency: P::Idempotency,
     pub orders: P::Orders,
     pub catalogue: P::Catalogue,
+    /// The SLA overview's counters (written by the case store with each change).
+    pub counters: P::Counters,
     /// Product terms read recently: the catalogue changes rarely, cases arrive often.
     pub products: ProductCache,
     pub clock: P::Clock,
@@ -89,12 +95,14 @@ impl Intake<Aws> {
         let catalogue_table = config::required("CATALOGUE_TABLE")?;
         let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
         let customers_table = config::required("CUSTOMERS_TABLE")?;
+        let metrics_table = config::required("METRICS_TABLE")?;
         let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
         Ok(Intake {
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
                 .with_idempotency_table(&idempotency_table)
-                .with_customers_table(&customers_table),
+                .with_customers_table(&customers_table)
+                .with_metrics_table(&metrics_table),
             orders: DynamoOrderStore::new(
                 dynamodb.clone(),
                 orders_table,
@@ -102,6 +110,7 @@ impl Intake<Aws> {
                 customers_table,
             ),
             catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
+            counters: DynamoCounterStore::new(dynamodb.clone(), &metrics_table),
             products: ProductCache::default(),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
@@ -153,6 +162,7 @@ pub async fn respond<P: Ports>(
         "GET /cases" => listings::own_cases(intake, &http).await,
         "GET /cases/{id}" => get_case(intake, &http).await,
         "GET /queues/{queue}" => listings::work_queue(intake, &http).await,
+        "GET /sla/overview" => overview::sla_overview(intake, &http).await,
         "POST /cases/{id}/replies" => actions::act(intake, &http, "replies").await,
         "POST /cases/{id}/assign" => actions::act(intake, &http, "assign").await,
         "POST /cases/{id}/wait" => actions::act(intake, &http, "wait").await,
@@ -479,6 +489,7 @@ mod tests {
             case: &Case,
             entry: &TimelineEntry,
             idempotency: Option<&IdempotencyRecord>,
+            _: &[aftercare::service_levels::CounterChange],
         ) -> Result<(), StoreError> {
             let mut cases = self.0.lock().unwrap();
             let mut records = self.1.lock().unwrap();
@@ -673,6 +684,43 @@ mod tests {
         }
     }
 
+    /// Counters as the overview reads them: two breached service cases, and one first
+    /// response in 75 minutes (late) on each of two days.
+    struct FixedCounters;
+
+    impl CounterStore for FixedCounters {
+        async fn counters(
+            &self,
+            series: &str,
+            _: &str,
+        ) -> Result<aftercare::store::Counters, StoreError> {
+            Ok(if series == "sla-standing#service" {
+                [("breached".to_owned(), 2), ("at_risk".to_owned(), 0)].into()
+            } else {
+                Default::default()
+            })
+        }
+        async fn counters_between(
+            &self,
+            series: &str,
+            from: &str,
+            to: &str,
+        ) -> Result<Vec<aftercare::store::Counters>, StoreError> {
+            let day: aftercare::store::Counters =
+                [("count".to_owned(), 1), ("le_90".to_owned(), 1)].into();
+            Ok(
+                if series == "response-times#service#first_response"
+                    && from <= "2026-11-10"
+                    && to >= "2026-11-11"
+                {
+                    vec![day.clone(), day]
+                } else {
+                    vec![]
+                },
+            )
+        }
+    }
+
     /// The fakes above, as intake's ports.
     struct Memory;
 
@@ -681,6 +729,7 @@ mod tests {
         type Idempotency = MemoryRecords;
         type Orders = MemoryOrders;
         type Catalogue = OneProduct;
+        type Counters = FixedCounters;
         type Clock = FixedClock;
     }
 
@@ -692,6 +741,7 @@ mod tests {
             idempotency: records,
             orders: MemoryOrders(Mutex::default(), vec![order("1001", "c-1"), order("2001", "c-2")]),
             catalogue: OneProduct,
+            counters: FixedCounters,
             products: ProductCache::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
@@ -1111,6 +1161,65 @@ mod tests {
         let elsewhere = respond(&intake, &act(&second_case, "replies", Some("r-1"), hello)).await;
         assert_eq!(elsewhere.status_code, 200);
         assert_eq!(replies(&second_case), 1);
+    }
+
+    #[tokio::test]
+    async fn the_sla_overview_is_for_supervisors_over_a_bounded_period() {
+        let intake = intake();
+        let overview = |who: (&str, &str), query: &str| {
+            let mut r = request("GET /sla/overview", "/sla/overview", Some(who), None);
+            r.raw_query_string = Some(query.to_owned());
+            r.query_string_parameters = query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<std::collections::HashMap<String, String>>()
+                .into();
+            r
+        };
+        let response = respond(&intake, &overview(("s-1", "supervisor"), "")).await;
+        assert_eq!(response.status_code, 200, "{:?}", body(&response));
+        let answer = body(&response);
+        // The last 7 days up to the clock's day.
+        assert_eq!(
+            (answer["from"].clone(), answer["to"].clone()),
+            (json!("2026-11-05"), json!("2026-11-11"))
+        );
+        let service = &answer["queues"][0];
+        assert_eq!(service["queue"], "service");
+        assert_eq!(service["now"], json!({"at_risk": 0, "breached": 2}));
+        assert_eq!(service["first_response"]["count"], 2);
+        assert_eq!(service["first_response"]["p50_minutes_at_most"], 90);
+        assert_eq!(service["first_response"]["share_within_target"], 0.0);
+        assert_eq!(service["resolution"]["count"], 0);
+        assert_eq!(
+            answer["queues"][1]["now"],
+            json!({"at_risk": 0, "breached": 0})
+        );
+
+        for role in ["agent", "expert", "customer", "finance"] {
+            let refused = respond(&intake, &overview(("x", role), "")).await;
+            assert_eq!(refused.status_code, 403, "{role}");
+        }
+        for query in [
+            "from=2026-11-12&to=2026-11-11",
+            "from=2026-01-01&to=2026-11-11",
+            "from=yesterday",
+            "to=2026-13-01",
+        ] {
+            let refused = respond(&intake, &overview(("s-1", "supervisor"), query)).await;
+            assert_eq!(
+                (refused.status_code, body(&refused)["error"]["code"].clone()),
+                (400, json!("invalid_query")),
+                "{query}"
+            );
+        }
+        let longest = respond(
+            &intake,
+            &overview(("s-1", "supervisor"), "from=2026-08-12&to=2026-11-11"),
+        )
+        .await;
+        assert_eq!(longest.status_code, 200, "92 days are allowed");
     }
 
     #[tokio::test]

@@ -70,6 +70,7 @@ impl Escalation<Aws> {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let table = config::required("CASES_TABLE")?;
         let queue_url = config::required("NOTIFICATIONS_QUEUE_URL")?;
+        let metrics_table = config::required("METRICS_TABLE")?;
         let batch_size = match std::env::var("SLA_SWEEP_BATCH_SIZE") {
             Err(_) => DEFAULT_BATCH_SIZE,
             Ok(raw) => raw
@@ -90,7 +91,7 @@ impl Escalation<Aws> {
                 .build(),
         );
         Ok(Escalation {
-            timers: DynamoCaseStore::new(dynamodb, table),
+            timers: DynamoCaseStore::new(dynamodb, table).with_metrics_table(metrics_table),
             notifications: SqsNotificationQueue::new(aws_sdk_sqs::Client::new(&aws), queue_url),
             clock: SystemClock,
             batch_size,

@@ -17,7 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
@@ -34,6 +34,7 @@ use crate::clock::rfc3339;
 use crate::escalation::Escalation;
 use crate::idempotency::IdempotencyRecord;
 use crate::remedy::RemedyDecision;
+use crate::service_levels::CounterChange;
 use crate::sla::{SlaClocks, TIMER_SHARDS, timer_shard};
 use crate::workflow::Resolution;
 
@@ -87,13 +88,15 @@ pub trait CaseStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a changed case (its `version` one above the version read) with the timeline
-    /// entry of the change and, when the request carried an `Idempotency-Key`, the record of
-    /// its answer; `Conflict` if the case changed since it was read or the key was used.
+    /// entry of the change, what it adds to the SLA counters and, when the request carried an
+    /// `Idempotency-Key`, the record of its answer; `Conflict` if the case changed since it was
+    /// read or the key was used.
     fn record_change(
         &self,
         case: &Case,
         entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
+        counters: &[CounterChange],
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A customer's cases, newest first, `limit` at a time from `after` (a page's `next`).
@@ -125,6 +128,7 @@ pub struct DynamoCaseStore {
     table: String,
     idempotency_table: Option<String>,
     customers_table: Option<String>,
+    metrics_table: Option<String>,
 }
 
 impl DynamoCaseStore {
@@ -134,7 +138,36 @@ impl DynamoCaseStore {
             table: table.into(),
             idempotency_table: None,
             customers_table: None,
+            metrics_table: None,
         }
+    }
+
+    /// Where the SLA overview's counters go: every case change that moves them writes them in
+    /// its own transaction.
+    pub fn with_metrics_table(mut self, table: impl Into<String>) -> Self {
+        self.metrics_table = Some(table.into());
+        self
+    }
+
+    /// The counter updates of a change, as transaction items.
+    fn counter_updates(
+        &self,
+        counters: &[CounterChange],
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        if counters.is_empty() {
+            return Ok(vec![]);
+        }
+        let table = self.metrics_table.as_deref().ok_or_else(|| {
+            StoreError::Rejected("no metrics table configured for the case store".into())
+        })?;
+        counters
+            .iter()
+            .map(|change| {
+                Ok(TransactWriteItem::builder()
+                    .update(counter_update(table, change)?)
+                    .build())
+            })
+            .collect()
     }
 
     fn idempotency_table(&self) -> Result<&str, StoreError> {
@@ -271,6 +304,25 @@ impl TryFrom<CaseItem> for Case {
     }
 }
 
+/// Atomic additions to one counter item of the metrics table (key `series`, `period`).
+fn counter_update(table: &str, change: &CounterChange) -> Result<Update, StoreError> {
+    let mut update = Update::builder()
+        .table_name(table)
+        .key("series", AttributeValue::S(change.series.clone()))
+        .key("period", AttributeValue::S(change.period.clone()));
+    let mut adds = Vec::with_capacity(change.adds.len());
+    for (i, (attribute, amount)) in change.adds.iter().enumerate() {
+        adds.push(format!("#c{i} :c{i}"));
+        update = update
+            .expression_attribute_names(format!("#c{i}"), attribute)
+            .expression_attribute_values(format!(":c{i}"), AttributeValue::N(amount.to_string()));
+    }
+    update
+        .update_expression(format!("ADD {}", adds.join(", ")))
+        .build()
+        .map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
 /// A case as stored, for bulk loads (benchmarks, migrations) that write with BatchWriteItem
 /// rather than one transaction per case.
 pub fn case_item(case: &Case) -> Result<HashMap<String, AttributeValue>, StoreError> {
@@ -343,6 +395,7 @@ impl CaseStore for DynamoCaseStore {
         case: &Case,
         entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
+        counters: &[CounterChange],
     ) -> Result<(), StoreError> {
         let read_version = case
             .version
@@ -372,6 +425,9 @@ impl CaseStore for DynamoCaseStore {
                     .put(record_put(self.idempotency_table()?, record)?)
                     .build(),
             );
+        }
+        for update in self.counter_updates(counters)? {
+            transaction = transaction.transact_items(update);
         }
         transaction.send().await.map_err(store_error)?;
         Ok(())
@@ -584,6 +640,7 @@ impl SlaTimerIndex for DynamoCaseStore {
                     .build(),
             );
         }
+        items.extend(self.counter_updates(&escalation.counters)?);
         self.client
             .transact_write_items()
             .set_transact_items(Some(items))

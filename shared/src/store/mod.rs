@@ -9,12 +9,14 @@ mod catalogue;
 mod customers;
 mod dynamo;
 mod idempotency;
+mod metrics;
 mod orders;
 mod refunds;
 
 pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, case_item};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
+pub use metrics::{CounterStore, Counters, DynamoCounterStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
 pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
 
