@@ -137,7 +137,8 @@ pub async fn act<P: Ports>(
             };
         }
     };
-    let file_case = file.case;
+    // What the change moves on the SLA overview's counters, written with it.
+    let counters = counter_changes(Some(&file.case), &changed);
     let mut timeline = file.timeline;
     timeline.push(entry.clone());
     let view = CaseFile {
@@ -158,12 +159,7 @@ pub async fn act<P: Ports>(
     });
     match intake
         .cases
-        .record_change(
-            &view.case,
-            &entry,
-            guard.as_ref(),
-            &counter_changes(Some(&file_case), &view.case),
-        )
+        .record_change(&view.case, &entry, guard.as_ref(), &counters)
         .await
     {
         Ok(()) => {
