@@ -4,6 +4,7 @@
 //! A sweep fired at a future instant escalates every case of the twin that is due by then, so
 //! this binary has its own twin (see `aftercare_e2e::twin`), and its tests take turns.
 
+mod backlog;
 mod overview;
 
 use std::collections::BTreeMap;

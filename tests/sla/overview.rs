@@ -41,9 +41,12 @@ async fn the_overview_counts_breaches_now_and_response_times_from_what_was_writt
     let case = open_case(twin, &unique("c")).await;
     assert_eq!(case["queue"], "service");
     let id = case["id"].as_str().unwrap();
-    twin.fire_schedule(SWEEP, second_after(instant(&case["sla"]["first_response_due"])))
-        .await
-        .unwrap();
+    twin.fire_schedule(
+        SWEEP,
+        second_after(instant(&case["sla"]["first_response_due"])),
+    )
+    .await
+    .unwrap();
     let breached = overview().await;
     assert_eq!(
         number(&service(&breached)["now"]["breached"]),

@@ -1,11 +1,19 @@
 //! Helpers of the end-to-end suite and the benchmarks: one local twin per test binary
 //! (moto_server, the template's resources, the real function binaries), shared by every test.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use aftercare::assessment::Assessment;
+use aftercare::case::{Case, CaseDraft, NewCaseLine, NewCaseRequest};
+use aftercare::sla::SlaPolicy;
 use aftercare_twin::lambda::LogSink;
 use aftercare_twin::{Twin, TwinOptions};
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+use futures_util::StreamExt;
 use serde_json::Value;
 
 /// The repository root.
@@ -238,4 +246,163 @@ pub async fn place_order_on(twin: &TestTwin, customer: &str, order_id: &str) -> 
         "{answer}"
     );
     format!("generic:{source}:{order_id}")
+}
+
+/// A case for a leaking serum bottle, opened by `customer` at `opened_at` under the default SLA
+/// policy, as intake would open it: for bulk loads (backlog tests, benchmarks) that need many
+/// cases at chosen instants.
+pub fn synthetic_case(customer: &str, opened_at: chrono::DateTime<chrono::Utc>) -> Case {
+    let description = "the serum bottle arrived broken and leaking";
+    let draft = CaseDraft::parse(NewCaseRequest {
+        order_id: format!("synthetic:{customer}"),
+        lines: vec![NewCaseLine {
+            sku: "SERUM-30".into(),
+            quantity: 1,
+        }],
+        description: description.into(),
+        opened: None,
+    })
+    .expect("a valid case draft");
+    Case::open(
+        draft,
+        customer,
+        Assessment::of_text(description, &Default::default(), opened_at),
+        opened_at,
+        &SlaPolicy::default(),
+    )
+}
+
+/// Requests of one BatchWriteItem at most.
+const BATCH_WRITE_LIMIT: usize = 25;
+/// BatchWriteItem requests in flight at once.
+const BATCH_WRITES_IN_FLIGHT: usize = 8;
+
+/// Sends `requests` to the cases table with BatchWriteItem, 25 a request and several requests
+/// in flight, resending what DynamoDB leaves unprocessed.
+pub async fn batch_write_cases(twin: &TestTwin, requests: Vec<WriteRequest>) {
+    let dynamodb = aws_sdk_dynamodb::Client::new(&twin.aws().await);
+    let table = twin.name_of("CasesTable");
+    let batches: Vec<Vec<WriteRequest>> = requests
+        .chunks(BATCH_WRITE_LIMIT)
+        .map(<[_]>::to_vec)
+        .collect();
+    let (dynamodb, table) = (&dynamodb, &table);
+    futures_util::stream::iter(batches)
+        .map(|batch| async move {
+            let mut pending = HashMap::from([(table.clone(), batch)]);
+            for _ in 0..100 {
+                let output = dynamodb
+                    .batch_write_item()
+                    .set_request_items(Some(pending))
+                    .send()
+                    .await
+                    .unwrap_or_else(|e| panic!("BatchWriteItem: {}", DisplayErrorContext(&e)));
+                pending = output.unprocessed_items.unwrap_or_default();
+                pending.retain(|_, requests| !requests.is_empty());
+                if pending.is_empty() {
+                    return;
+                }
+            }
+            panic!("BatchWriteItem left items unprocessed 100 times: {pending:?}");
+        })
+        .buffer_unordered(BATCH_WRITES_IN_FLIGHT)
+        .collect::<Vec<()>>()
+        .await;
+}
+
+/// Writes `cases` straight into the cases table, as stored by the case store (see
+/// [`aftercare::store::case_item`]), with BatchWriteItem: only the case items, without the
+/// timeline entry, customer history and idempotency record that opening a case writes.
+pub async fn load_cases(twin: &TestTwin, cases: &[Case]) {
+    let requests = cases
+        .iter()
+        .map(|case| {
+            let item = aftercare::store::case_item(case).expect("a case item");
+            WriteRequest::builder()
+                .put_request(
+                    PutRequest::builder()
+                        .set_item(Some(item))
+                        .build()
+                        .expect("a put request"),
+                )
+                .build()
+        })
+        .collect();
+    batch_write_cases(twin, requests).await;
+}
+
+/// The SLA sweep's reports summed over the runs that worked off a backlog.
+#[derive(Debug, Default, Clone)]
+pub struct SweepTotals {
+    pub runs: usize,
+    /// Cases read as due, over all runs (a case deferred by one run is read again by the next).
+    pub due: u64,
+    pub escalated: u64,
+    pub steps: u64,
+    pub conflicts: u64,
+    pub nothing_due: u64,
+    pub deferred: u64,
+    pub failed: u64,
+    pub dynamodb_calls: u64,
+    pub dynamodb_writes: u64,
+    pub items_read: u64,
+    /// From the first fire to the end of the last run.
+    pub wall_time: Duration,
+    pub slowest_run: Duration,
+    /// Whether the last run found nothing due.
+    pub drained: bool,
+    /// Why the last run failed, if it did.
+    pub error: Option<String>,
+}
+
+impl SweepTotals {
+    fn add(&mut self, report: &Value) {
+        let field = |name: &str| {
+            report[name]
+                .as_u64()
+                .unwrap_or_else(|| panic!("no {name} in the sweep's report: {report}"))
+        };
+        self.due += field("due");
+        self.escalated += field("escalated");
+        self.steps += field("steps");
+        self.conflicts += field("conflicts");
+        self.nothing_due += field("nothing_due");
+        self.deferred += field("deferred");
+        self.failed += field("failed");
+        self.dynamodb_calls += field("dynamodb_calls");
+        self.dynamodb_writes += field("dynamodb_writes");
+        self.items_read += field("items_read");
+    }
+}
+
+/// Fires the SLA sweep's schedule for the instant `at`, run after run, until a run finds
+/// nothing due, `max_runs` runs were made or a run fails.
+pub async fn sweep_until_drained(
+    twin: &TestTwin,
+    at: chrono::DateTime<chrono::Utc>,
+    max_runs: usize,
+) -> SweepTotals {
+    let mut totals = SweepTotals::default();
+    let started = Instant::now();
+    while totals.runs < max_runs {
+        let run = Instant::now();
+        let report = twin.fire_schedule("SlaEscalationFunction", at).await;
+        totals.runs += 1;
+        totals.slowest_run = totals.slowest_run.max(run.elapsed());
+        match report {
+            Ok(report) => {
+                totals.add(&report);
+                if report["due"] == 0 {
+                    totals.drained = true;
+                    break;
+                }
+            }
+            Err(error) => {
+                totals.error = Some(error);
+                break;
+            }
+        }
+    }
+    totals.wall_time = started.elapsed();
+    totals
 }
