@@ -235,6 +235,25 @@ pub enum LogSink {
 }
 
 impl LogSink {
+    /// Where the child's stdout and stderr go. A log file is handed to the child itself, so a
+    /// line is in the file the moment the function writes it: whoever reads the log after the
+    /// function answered sees every line of that answer.
+    fn outputs(&self, function: &str) -> (Stdio, Stdio) {
+        let file = match self {
+            LogSink::Directory(dir) => std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{function}.log")))
+                .ok(),
+            LogSink::Console => None,
+        };
+        match file.and_then(|f| f.try_clone().ok().map(|g| (f, g))) {
+            Some((out, err)) => (Stdio::from(out), Stdio::from(err)),
+            None => (Stdio::piped(), Stdio::piped()),
+        }
+    }
+
+    /// Copies piped output to the console, each line prefixed with the function.
     fn attach(&self, function: &str, child: &mut Child) {
         let streams: Vec<Box<dyn tokio::io::AsyncRead + Unpin + Send>> = [
             child
@@ -250,26 +269,11 @@ impl LogSink {
         .flatten()
         .collect();
         for stream in streams {
-            let sink = self.clone();
             let function = function.to_owned();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
-                let mut file = match &sink {
-                    LogSink::Directory(dir) => std::fs::OpenOptions::new()
-                        .create(true)
-                        .append(true)
-                        .open(dir.join(format!("{function}.log")))
-                        .ok(),
-                    LogSink::Console => None,
-                };
                 while let Ok(Some(line)) = lines.next_line().await {
-                    match file.as_mut() {
-                        Some(file) => {
-                            use std::io::Write;
-                            let _ = writeln!(file, "{line}");
-                        }
-                        None => eprintln!("[{function}] {line}"),
-                    }
+                    eprintln!("[{function}] {line}");
                 }
             });
         }
@@ -326,6 +330,7 @@ impl Launcher {
             .await
             .map_err(|e| InvokeError::Init(format!("runtime API: {e}")))?;
         let spec = &self.spec;
+        let (stdout, stderr) = self.logs.outputs(&spec.logical);
         let mut command = Command::new(&self.executable);
         command
             .env_clear()
@@ -353,8 +358,8 @@ impl Launcher {
             .env("_HANDLER", "bootstrap")
             .env("TZ", ":UTC")
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stdout(stdout)
+            .stderr(stderr)
             .kill_on_drop(true);
         die_with_parent(&mut command);
         let started = Instant::now();
