@@ -329,6 +329,24 @@ pub fn case_item(case: &Case) -> Result<HashMap<String, AttributeValue>, StoreEr
     serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)
 }
 
+/// A put of a changed case (its `version` one above the version read), conditional on the
+/// stored case still being the version read: of two concurrent changes one wins.
+fn changed_case_put(table: &str, case: &Case) -> Result<Put, StoreError> {
+    let read_version = case
+        .version
+        .checked_sub(1)
+        .ok_or_else(|| StoreError::Rejected("a changed case has version 2 or more".into()))?;
+    Put::builder()
+        .table_name(table)
+        .set_item(Some(
+            serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
+        ))
+        .condition_expression("version = :read")
+        .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
+        .build()
+        .map_err(|e| StoreError::Rejected(e.to_string()))
+}
+
 fn timeline_put(table: &str, case: &CaseId, entry: &TimelineEntry) -> Result<Put, StoreError> {
     let item = TimelineItem {
         case_id: case.to_string(),
@@ -397,19 +415,7 @@ impl CaseStore for DynamoCaseStore {
         idempotency: Option<&IdempotencyRecord>,
         counters: &[CounterChange],
     ) -> Result<(), StoreError> {
-        let read_version = case
-            .version
-            .checked_sub(1)
-            .ok_or_else(|| StoreError::Rejected("a changed case has version 2 or more".into()))?;
-        let case_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(
-                serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
-            ))
-            .condition_expression("version = :read")
-            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let case_put = changed_case_put(&self.table, case)?;
         let mut transaction = self
             .client
             .transact_write_items()
@@ -619,19 +625,7 @@ impl SlaTimerIndex for DynamoCaseStore {
 
     async fn record_escalation(&self, escalation: &Escalation) -> Result<(), StoreError> {
         let case = &escalation.case;
-        let read_version = case
-            .version
-            .checked_sub(1)
-            .ok_or_else(|| StoreError::Rejected("a changed case has version 2 or more".into()))?;
-        let case_put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(
-                serde_dynamo::to_item(CaseItem::from(case)).map_err(corrupt)?,
-            ))
-            .condition_expression("version = :read")
-            .expression_attribute_values(":read", AttributeValue::N(read_version.to_string()))
-            .build()
-            .map_err(|e| StoreError::Rejected(e.to_string()))?;
+        let case_put = changed_case_put(&self.table, case)?;
         let mut items = vec![TransactWriteItem::builder().put(case_put).build()];
         for entry in &escalation.timeline {
             items.push(
