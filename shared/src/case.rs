@@ -212,6 +212,11 @@ impl Queue {
             Queue::Expert => "expert",
         }
     }
+
+    /// The queue of a name as [`Queue::as_str`] spells it.
+    pub fn named(name: &str) -> Option<Queue> {
+        Queue::ALL.into_iter().find(|queue| queue.as_str() == name)
+    }
 }
 
 /// A customer's request to open a case, as the API receives it.

@@ -75,10 +75,7 @@ fn sla_calendars() -> Result<SlaCalendars, ConfigError> {
         reason,
     };
     let calendars = SlaCalendars::parse(&raw).map_err(|e| invalid(e.to_string()))?;
-    if let Some(unknown) = calendars
-        .queues()
-        .find(|name| !Queue::ALL.iter().any(|q| q.as_str() == *name))
-    {
+    if let Some(unknown) = calendars.queues().find(|name| Queue::named(name).is_none()) {
         return Err(invalid(format!(
             "no queue is called `{unknown}` (queues: service, expert)"
         )));

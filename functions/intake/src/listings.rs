@@ -118,17 +118,13 @@ pub async fn work_queue<P: Ports>(
             "Work queues are for agents, experts and supervisors.",
         ));
     }
-    let queue = match http.path_param("queue")? {
-        "service" => Queue::Service,
-        "expert" => Queue::Expert,
-        _ => {
-            return Err(ApiError::new(
-                404,
-                "not_found",
-                "There are two queues: service and expert.",
-            ));
-        }
-    };
+    let queue = Queue::named(http.path_param("queue")?).ok_or_else(|| {
+        ApiError::new(
+            404,
+            "not_found",
+            "There are two queues: service and expert.",
+        )
+    })?;
     let (limit, cursor) = paging(http)?;
     let page = intake.cases.work_queue(queue, limit, cursor).await?;
     Ok(listing(&page))
