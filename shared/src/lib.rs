@@ -25,6 +25,8 @@ pub mod idempotency;
 pub mod money;
 pub mod notifications;
 pub mod order;
+pub mod photo;
+pub mod refund;
 pub mod remedy;
 pub mod response_times;
 pub mod service_levels;
