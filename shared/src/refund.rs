@@ -1,1 +1,0 @@
-//! Refunds: the request a resolved case makes, the auto-approval policy, and finance's decisions.
