@@ -32,6 +32,8 @@ pub const ROUTES: &[&str] = &[
     "POST /cases/{id}/resolve",
     "POST /cases/{id}/close",
     "POST /cases/{id}/reopen",
+    "POST /cases/{id}/photos",
+    "GET /cases/{id}/photos",
     "GET /queues/{queue}",
     "GET /sla/overview",
     "POST /classify",

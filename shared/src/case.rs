@@ -10,6 +10,7 @@ use ulid::Ulid;
 
 use crate::assessment::Assessment;
 use crate::classify::Classification;
+use crate::evidence::CasePhotos;
 use crate::remedy::RemedyDecision;
 use crate::sla::{SlaClocks, SlaPolicy, SlaTarget};
 use crate::workflow::Resolution;
@@ -23,7 +24,7 @@ pub struct InvalidField {
 }
 
 impl InvalidField {
-    fn new(field: &'static str, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(field: &'static str, reason: impl Into<String>) -> Self {
         InvalidField {
             field,
             reason: reason.into(),
@@ -310,6 +311,8 @@ pub struct Case {
     /// Set while waiting on the customer: the resolution clock is paused since then.
     pub waiting_since: Option<DateTime<Utc>>,
     pub resolution: Option<Resolution>,
+    /// Photo evidence: attached photos and uploads under way.
+    pub photos: CasePhotos,
     /// Bumped by every change; each write is conditional on the version read.
     pub version: u64,
 }
@@ -343,6 +346,7 @@ impl Case {
             assignee: None,
             waiting_since: None,
             resolution: None,
+            photos: CasePhotos::default(),
             version: 1,
         }
     }

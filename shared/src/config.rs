@@ -41,6 +41,35 @@ fn minutes(name: &'static str, default: Duration) -> Result<Duration, ConfigErro
     }
 }
 
+/// The refund policy from the template's `RefundAutoApprovalLimits`,
+/// `RefundSecondApproverLimits` and `RefundBlockedCustomers` (format in
+/// [`crate::refund::RefundPolicy::parse`]). With both limit variables unset, the documented
+/// defaults: auto-approval up to CNY 200.00, a second approver above CNY 2,000.00.
+pub fn refund_policy() -> Result<crate::refund::RefundPolicy, ConfigError> {
+    let read = |name| std::env::var(name).unwrap_or_default();
+    let (auto, second, blocked) = (
+        read("REFUND_AUTO_APPROVAL_LIMITS"),
+        read("REFUND_SECOND_APPROVER_LIMITS"),
+        read("REFUND_BLOCKED_CUSTOMERS"),
+    );
+    let mut policy = if auto.trim().is_empty() && second.trim().is_empty() {
+        crate::refund::RefundPolicy::default()
+    } else {
+        crate::refund::RefundPolicy::parse(&auto, &second, "").map_err(|e| {
+            ConfigError::Invalid {
+                name: "REFUND_AUTO_APPROVAL_LIMITS",
+                reason: e.to_string(),
+            }
+        })?
+    };
+    policy.blocked_customers =
+        crate::refund::policy::parse_block_list(&blocked).map_err(|e| ConfigError::Invalid {
+            name: "REFUND_BLOCKED_CUSTOMERS",
+            reason: e.to_string(),
+        })?;
+    Ok(policy)
+}
+
 /// SLA targets from the template's parameters, defaulting to the promise of 1 h / 24 h (normal)
 /// and 15 min / 4 h (urgent).
 pub fn sla_policy() -> Result<SlaPolicy, ConfigError> {

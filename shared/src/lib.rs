@@ -21,6 +21,7 @@ pub mod complaint;
 pub mod config;
 pub mod customer;
 pub mod escalation;
+pub mod evidence;
 pub mod idempotency;
 pub mod money;
 pub mod notifications;

@@ -37,6 +37,10 @@ pub enum CaseAction {
     Resolve {
         remedy: Remedy,
         note: Option<String>,
+        /// What a refund pays, in minor units: required for a partial refund (agreed with the
+        /// customer); for a full refund at most what the claimed units cost, which it
+        /// defaults to; refused for any other remedy.
+        amount_minor: Option<i64>,
     },
     Close,
     Reopen {
@@ -61,9 +65,13 @@ impl CaseAction {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resolution {
     pub remedy: Remedy,
-    /// For a refund: what will be refunded, from the remedy matching (minor units).
+    /// For a refund: what will be refunded (minor units): the remedy matching's amount for
+    /// the claimed units, or what staff set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amount_minor: Option<i64>,
+    /// The refund request a refund remedy opened (finance decides it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refund_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     pub by: String,
@@ -175,6 +183,7 @@ pub fn apply(
         CaseAction::Resolve {
             remedy,
             note: resolution_note,
+            amount_minor,
         } => {
             if !staff {
                 return Err(Refusal::NotAllowed("Only staff resolve cases.".into()));
@@ -190,6 +199,14 @@ pub fn apply(
                 }
                 .into());
             };
+            let full_refund_minor = case
+                .remedies
+                .eligible
+                .iter()
+                .find(|e| e.remedy == Remedy::Refund)
+                .and_then(|e| e.amount_minor)
+                .or(eligible.amount_minor);
+            let amount_minor = refund_amount(*remedy, full_refund_minor, *amount_minor)?;
             match case.status {
                 New => first_response(&mut next, now, sla),
                 InProgress => {}
@@ -201,7 +218,8 @@ pub fn apply(
                 Some(next.sla.resolution.met_at(sla.calendar(case.queue), now));
             next.resolution = Some(Resolution {
                 remedy: *remedy,
-                amount_minor: eligible.amount_minor,
+                amount_minor,
+                refund_id: None,
                 note: resolution_note.clone(),
                 by: actor_name(actor),
                 at: now,
@@ -245,6 +263,43 @@ pub fn apply(
         note,
     };
     Ok((next, entry))
+}
+
+/// The amount a resolution pays: a full refund defaults to what the claimed units cost and
+/// may be lowered, never raised; a partial refund needs its agreed amount, at most the full
+/// refund's; other remedies pay nothing. The order and earlier refunds are checked again when
+/// the refund is requested.
+fn refund_amount(
+    remedy: Remedy,
+    full_refund_minor: Option<i64>,
+    requested: Option<i64>,
+) -> Result<Option<i64>, InvalidField> {
+    let invalid = |reason: String| InvalidField {
+        field: "amount_minor",
+        reason,
+    };
+    match (remedy, requested) {
+        (Remedy::Refund | Remedy::PartialRefund, Some(amount)) if amount <= 0 => {
+            Err(invalid("must be a positive amount in minor units".into()))
+        }
+        (Remedy::Refund | Remedy::PartialRefund, Some(amount))
+            if full_refund_minor.is_some_and(|full| amount > full) =>
+        {
+            Err(invalid(format!(
+                "must be at most {} (what the claimed units cost)",
+                full_refund_minor.unwrap_or_default()
+            )))
+        }
+        (Remedy::Refund, requested) => Ok(requested.or(full_refund_minor)),
+        (Remedy::PartialRefund, Some(amount)) => Ok(Some(amount)),
+        (Remedy::PartialRefund, None) => Err(invalid(
+            "a partial refund needs the amount agreed with the customer".into(),
+        )),
+        (_, Some(_)) => Err(invalid(
+            "only a refund or partial refund pays an amount".into(),
+        )),
+        (_, None) => Ok(None),
+    }
 }
 
 fn actor_name(actor: &Caller) -> String {
@@ -397,11 +452,51 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_pays_at_most_what_the_claimed_units_cost_and_a_partial_one_needs_its_amount() {
+        let mut working = go(&case(New), reply(), &agent(), 10).unwrap();
+        for eligible in &mut working.remedies.eligible {
+            if eligible.remedy == Remedy::Refund {
+                eligible.amount_minor = Some(19_900);
+            }
+        }
+        let resolve = |remedy, amount_minor| CaseAction::Resolve {
+            remedy,
+            note: None,
+            amount_minor,
+        };
+        let paid =
+            |action| go(&working, action, &agent(), 20).map(|c| c.resolution.unwrap().amount_minor);
+        assert_eq!(paid(resolve(Remedy::Refund, None)), Ok(Some(19_900)));
+        assert_eq!(
+            paid(resolve(Remedy::Refund, Some(10_000))),
+            Ok(Some(10_000))
+        );
+        assert_eq!(
+            paid(resolve(Remedy::PartialRefund, Some(19_900))),
+            Ok(Some(19_900))
+        );
+        assert_eq!(paid(resolve(Remedy::Replacement, None)), Ok(None));
+        for refused in [
+            resolve(Remedy::Refund, Some(19_901)),
+            resolve(Remedy::Refund, Some(0)),
+            resolve(Remedy::PartialRefund, None),
+            resolve(Remedy::PartialRefund, Some(-1)),
+            resolve(Remedy::Replacement, Some(100)),
+        ] {
+            match paid(refused.clone()) {
+                Err(Refusal::Invalid(invalid)) => assert_eq!(invalid.field, "amount_minor"),
+                other => panic!("{refused:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn resolving_needs_staff_and_an_eligible_remedy() {
         let working = go(&case(New), reply(), &agent(), 10).unwrap();
         let refund = CaseAction::Resolve {
             remedy: Remedy::Refund,
             note: None,
+            amount_minor: None,
         };
         assert!(matches!(
             go(&working, refund.clone(), &owner(), 20),
@@ -410,6 +505,7 @@ mod tests {
         let not_offered = CaseAction::Resolve {
             remedy: Remedy::Exchange,
             note: None,
+            amount_minor: None,
         };
         assert!(matches!(
             go(&working, not_offered, &agent(), 20),
@@ -463,6 +559,7 @@ mod tests {
                 CaseAction::Resolve {
                     remedy: Remedy::Refund,
                     note: None,
+                    amount_minor: None,
                 },
                 agent(),
             ),

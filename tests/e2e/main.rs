@@ -4,6 +4,7 @@
 mod edge;
 mod events;
 mod listings;
+mod photos;
 mod products;
 mod sources;
 mod stack;

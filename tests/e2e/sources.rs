@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aftercare_e2e::{twin, unique};
+use aftercare_e2e::{eventually, twin, unique};
 use aws_sdk_sqs::types::QueueAttributeName;
 
 async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
@@ -93,30 +93,27 @@ async fn a_poison_message_ends_in_the_dlq_while_the_rest_of_its_batch_succeeds()
 async fn an_object_in_the_photo_bucket_reaches_the_photo_function() {
     let twin = twin();
     let s3 = aws_sdk_s3::Client::new(&twin.aws().await);
-    // A well-formed key for a case that does not exist: received, ignored and logged.
+    // A well-formed upload key for a case that does not exist: received, ignored and logged.
     let case = ulid::Ulid::new().to_string();
+    let photo = ulid::Ulid::new().to_string();
     s3.put_object()
         .bucket(twin.name_of("PhotoBucket"))
-        .key(format!("cases/{case}/photos/p1"))
+        .key(format!("uploads/cases/{case}/{photo}"))
         .body(b"\xff\xd8\xff".to_vec().into())
         .send()
         .await
         .unwrap();
-    let started = Instant::now();
-    loop {
-        let log = twin.function_log("PhotoUploadFunction");
-        if log
-            .lines()
-            .any(|l| l.contains(&case) && l.contains("photo for an unknown case ignored"))
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "the photo function never saw the object:\n{log}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    eventually(
+        "the photo function seeing the object",
+        Duration::from_secs(20),
+        || async {
+            twin.function_log("PhotoUploadFunction")
+                .lines()
+                .any(|l| l.contains(&case) && l.contains("upload for an unknown case ignored"))
+                .then_some(())
+        },
+    )
+    .await;
     // The template's prefix filter is what the bucket notifies with.
     let notifications = s3
         .get_bucket_notification_configuration()
@@ -142,6 +139,6 @@ async fn an_object_in_the_photo_bucket_reaches_the_photo_function() {
         .collect();
     assert_eq!(
         rules,
-        vec![(Some("prefix".to_owned()), Some("cases/".to_owned()))]
+        vec![(Some("prefix".to_owned()), Some("uploads/".to_owned()))]
     );
 }

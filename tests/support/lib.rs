@@ -203,6 +203,28 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
+/// Waits for what a real event source delivers asynchronously (an S3 notification through
+/// the bucket's queue, an SQS redrive): polls `check` every 200 ms until it gives a value, and
+/// fails the test after `within`. It waits for delivery, never for time to pass: SLA time moves
+/// through the scheduled event's `time`.
+pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{what} did not happen within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// Status and JSON body of a response.
 pub async fn answer(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();

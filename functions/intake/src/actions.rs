@@ -46,6 +46,8 @@ struct ResolveBody {
     remedy: Remedy,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    amount_minor: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -83,6 +85,7 @@ fn parse_action(route: &str, http: &HttpRequest<'_>) -> Result<CaseAction, ApiEr
             CaseAction::Resolve {
                 remedy: body.remedy,
                 note: body.note,
+                amount_minor: body.amount_minor,
             }
         }
         "close" => {

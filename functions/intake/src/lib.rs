@@ -14,6 +14,7 @@ use aftercare::case::{
 };
 use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError, WebhookSecrets};
+use aftercare::evidence::PhotoEvidence;
 use aftercare::idempotency::{
     IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
     request_record_key,
@@ -353,6 +354,10 @@ pub struct CaseView<'a> {
     pub classification: &'a aftercare::classify::Classification,
     pub remedies: &'a aftercare::remedy::RemedyDecision,
     pub photo_required: bool,
+    /// Whether the photo evidence the remedy needs is there: `not_required`, `missing`,
+    /// `attached` (photos themselves: `GET /cases/{id}/photos`).
+    pub photo_evidence: PhotoEvidence,
+    pub photos_attached: usize,
     pub customer_id: &'a str,
     pub order_id: &'a str,
     pub lines: &'a [CaseLine],
@@ -404,6 +409,8 @@ impl<'a> From<&'a CaseFile> for CaseView<'a> {
             classification: &case.classification,
             remedies: &case.remedies,
             photo_required: case.photo_required(),
+            photo_evidence: PhotoEvidence::of(case),
+            photos_attached: case.photos.attached.len(),
             customer_id: &case.customer_id,
             order_id: case.order_id.as_str(),
             lines: &case.lines,
@@ -559,6 +566,9 @@ mod tests {
                 .take(limit as usize)
                 .collect();
             Ok(aftercare::store::CasePage { cases, next: None })
+        }
+        async fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+            Ok(self.case_file(id).await?.map(|file| file.case))
         }
         async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
             Ok(self

@@ -33,6 +33,7 @@ struct CaseSummary<'a> {
     first_response_due: DateTime<Utc>,
     resolution_due: DateTime<Utc>,
     photo_required: bool,
+    photo_evidence: aftercare::evidence::PhotoEvidence,
 }
 
 impl<'a> From<&'a Case> for CaseSummary<'a> {
@@ -49,6 +50,7 @@ impl<'a> From<&'a Case> for CaseSummary<'a> {
             first_response_due: case.sla.first_response.due_at,
             resolution_due: case.sla.resolution.due_at,
             photo_required: case.photo_required(),
+            photo_evidence: aftercare::evidence::PhotoEvidence::of(case),
         }
     }
 }

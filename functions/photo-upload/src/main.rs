@@ -1,3 +1,7 @@
+// The handler future nests deeply (routes, arrivals, the S3 stream); the default limit is too
+// low to compute its layout.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, run, service_fn};
 
 fn main() -> Result<(), Error> {
@@ -13,6 +17,6 @@ fn main() -> Result<(), Error> {
 
 async fn serve() -> Result<(), Error> {
     aftercare::telemetry::init();
-    let photos = photo_upload::PhotoUpload::from_env().await?;
+    let photos = photo_upload::Photos::from_env().await?;
     run(service_fn(|event| photo_upload::handle(&photos, event))).await
 }

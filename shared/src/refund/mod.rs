@@ -255,7 +255,8 @@ impl RefundDraft {
             .order
             .as_ref()
             .ok_or_else(|| RefundError::OrderUnknown(order.reference.clone()))?;
-        if store_order.order_id != case.order_id.as_str() {
+        // A case names its order by Aftercare's reference (`<platform>:<store>:<order id>`).
+        if order.reference != case.order_id.as_str() {
             return Err(RefundError::WrongOrder {
                 case_order_id: case.order_id.as_str().to_owned(),
                 order_reference: order.reference.clone(),

@@ -762,7 +762,7 @@ fn a_case_resolved_with_a_refund_drafts_its_refund() {
     let text = "the serum bottle arrived broken and leaking";
     let opened = Case::open(
         CaseDraft::parse(NewCaseRequest {
-            order_id: "1001".into(),
+            order_id: ORDER.into(),
             lines: vec![NewCaseLine {
                 sku: "SERUM-30".into(),
                 quantity: 1,
@@ -790,6 +790,7 @@ fn a_case_resolved_with_a_refund_drafts_its_refund() {
     let resolve = CaseAction::Resolve {
         remedy: Remedy::Refund,
         note: Some("Broken in transit.".into()),
+        amount_minor: None,
     };
     let (resolved, _) = apply(&opened, &resolve, &agent_a1, t(30), &SlaPolicy::default()).unwrap();
     let draft = RefundDraft::for_resolved_case(&resolved, &order, Some(19_900), 2).unwrap();
@@ -816,6 +817,7 @@ fn a_case_resolved_with_a_refund_drafts_its_refund() {
     let refund = Refund::request(draft, &order, &[], &RefundPolicy::default(), t(31)).unwrap();
     assert_eq!(refund.refund.requested_by(), &agent());
     let elsewhere = OrderFile {
+        reference: "shopify:brand.myshopify.com:1002".into(),
         order: order.order.clone().map(|o| StoreOrder {
             order_id: "1002".into(),
             ..o

@@ -32,6 +32,7 @@ use crate::case::{
 use crate::classify::Classification;
 use crate::clock::rfc3339;
 use crate::escalation::Escalation;
+use crate::evidence::CasePhotos;
 use crate::idempotency::IdempotencyRecord;
 use crate::remedy::RemedyDecision;
 use crate::service_levels::CounterChange;
@@ -114,6 +115,10 @@ pub trait CaseStore: Send + Sync {
         limit: i32,
         after: Option<&str>,
     ) -> impl Future<Output = Result<CasePage, StoreError>> + Send;
+
+    /// The case alone (one strongly consistent GetItem), or `None`: for changes that need no
+    /// history.
+    fn case(&self, id: &CaseId) -> impl Future<Output = Result<Option<Case>, StoreError>> + Send;
 
     /// The case with its timeline, or `None`.
     fn case_file(
@@ -217,6 +222,9 @@ struct CaseItem {
     waiting_since: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     resolution: Option<Resolution>,
+    /// Absent on cases stored before photo evidence existed.
+    #[serde(default)]
+    photos: CasePhotos,
     version: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     queue_rank: Option<String>,
@@ -269,6 +277,7 @@ impl From<&Case> for CaseItem {
             assignee: case.assignee.clone(),
             waiting_since: case.waiting_since,
             resolution: case.resolution.clone(),
+            photos: case.photos.clone(),
             version: case.version,
             queue_rank: open.then(|| queue_rank(case, case.next_sla_deadline())),
             sla_shard: checkpoint.map(|_| format!("{:02}", timer_shard(&case.id))),
@@ -299,6 +308,7 @@ impl TryFrom<CaseItem> for Case {
             assignee: item.assignee,
             waiting_since: item.waiting_since,
             resolution: item.resolution,
+            photos: item.photos,
             version: item.version,
         })
     }
@@ -347,7 +357,13 @@ fn changed_case_put(table: &str, case: &Case) -> Result<Put, StoreError> {
         .map_err(|e| StoreError::Rejected(e.to_string()))
 }
 
-fn timeline_put(table: &str, case: &CaseId, entry: &TimelineEntry) -> Result<Put, StoreError> {
+/// A put of one timeline entry of `case` (never overwriting one): for other adapters that
+/// write a case's history in their own transactions (a refund decision the customer sees).
+pub(crate) fn timeline_put(
+    table: &str,
+    case: &CaseId,
+    entry: &TimelineEntry,
+) -> Result<Put, StoreError> {
     let item = TimelineItem {
         case_id: case.to_string(),
         entry: format!("{TIMELINE_PREFIX}{}", Ulid::from_datetime(entry.at.into())),
@@ -515,6 +531,26 @@ impl CaseStore for DynamoCaseStore {
             output.last_evaluated_key,
             &["queue_rank", "case_id"],
         )
+    }
+
+    async fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("case_id", AttributeValue::S(id.to_string()))
+            .key("entry", AttributeValue::S(CASE_ENTRY.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output
+            .item
+            .map(|item| {
+                let stored: CaseItem = serde_dynamo::from_item(item).map_err(corrupt)?;
+                Case::try_from(stored)
+            })
+            .transpose()
     }
 
     async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {

@@ -1,4 +1,4 @@
-//! What the DynamoDB adapters share: mapping SDK errors onto [`StoreError`].
+//! What the adapters share: mapping SDK errors (DynamoDB's and S3's) onto [`StoreError`].
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
@@ -12,6 +12,10 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalServerError",
     "ServiceUnavailable",
     "TransactionInProgressException",
+    // S3's.
+    "SlowDown",
+    "InternalError",
+    "RequestTimeout",
 ];
 
 pub(crate) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError

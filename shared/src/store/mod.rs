@@ -11,6 +11,7 @@ mod dynamo;
 mod idempotency;
 mod metrics;
 mod orders;
+mod photos;
 mod refunds;
 
 pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, case_item};
@@ -18,6 +19,7 @@ pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use metrics::{CounterStore, Counters, DynamoCounterStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
+pub use photos::{PhotoBucket, PhotoObject, S3PhotoBucket, SignedRequest};
 pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.

@@ -1,0 +1,273 @@
+//! What arrives under `uploads/`: each upload is verified and attached, or quarantined.
+//!
+//! Every step can be repeated (S3 may notify twice, and Lambda retries a failed invocation),
+//! so the order is chosen for that: the evidence copy is written first, then the case records
+//! the photo (a version-conditional write), then the upload is deleted. A repeat finds the
+//! slot gone and changes nothing; a crash before the case write is redone by the retry.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+
+use aftercare::case::{Case, CaseId};
+use aftercare::evidence::{
+    Arrival, PhotoId, attach, evidence_key, parse_upload_key, quarantine_key, reject, upload_key,
+};
+use aftercare::photo::{MAX_PHOTO_BYTES, PhotoRejection, PhotoScrubber};
+use aftercare::store::{CaseStore, PhotoBucket, StoreError};
+use aws_lambda_events::s3::S3Event;
+use lambda_runtime::Error;
+use serde::Serialize;
+
+use crate::{Photos, Ports};
+
+/// How often recording an arrival re-reads the case when another change won the race.
+const ATTEMPTS: u32 = 12;
+
+/// What became of each object of one notification.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ArrivalReport {
+    pub received: usize,
+    pub attached: usize,
+    pub rejected: usize,
+    /// Already handled: a repeated notification.
+    pub duplicates: usize,
+    /// Not an upload Aftercare issued (another bucket or key, no such case or slot).
+    pub ignored: usize,
+}
+
+/// What became of one upload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Attached,
+    Rejected,
+    Duplicate,
+    Ignored,
+}
+
+/// An object key as S3 notifications carry it: URL-encoded, with `+` for space.
+pub fn decode_event_key(encoded: &str) -> Option<String> {
+    let bytes = encoded.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = encoded.get(i + 1..i + 3)?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Verifies every upload of a notification. An error (the store or bucket unavailable) fails
+/// the invocation, and Lambda retries it; whatever was done already is not done twice.
+pub async fn verify_all<P: Ports>(
+    photos: &Photos<P>,
+    event: S3Event,
+) -> Result<ArrivalReport, Error> {
+    let mut report = ArrivalReport::default();
+    for record in event.records {
+        report.received += 1;
+        let bucket = record.s3.bucket.name.as_deref().unwrap_or_default();
+        let upload = record
+            .s3
+            .object
+            .key
+            .as_deref()
+            .and_then(decode_event_key)
+            .filter(|_| bucket == photos.bucket_name)
+            .and_then(|key| parse_upload_key(&key));
+        let outcome = match upload {
+            Some((case_id, photo_id)) => {
+                let span = tracing::Span::current();
+                span.record("case_id", tracing::field::display(case_id));
+                span.record("photo_id", tracing::field::display(photo_id));
+                verify(photos, case_id, photo_id).await?
+            }
+            None => {
+                tracing::warn!("object outside the upload layout ignored");
+                Outcome::Ignored
+            }
+        };
+        match outcome {
+            Outcome::Attached => report.attached += 1,
+            Outcome::Rejected => report.rejected += 1,
+            Outcome::Duplicate => report.duplicates += 1,
+            Outcome::Ignored => report.ignored += 1,
+        }
+    }
+    tracing::info!(
+        received = report.received,
+        attached = report.attached,
+        rejected = report.rejected,
+        duplicates = report.duplicates,
+        ignored = report.ignored,
+        "uploads verified"
+    );
+    Ok(report)
+}
+
+async fn verify<P: Ports>(
+    photos: &Photos<P>,
+    case_id: CaseId,
+    photo_id: PhotoId,
+) -> Result<Outcome, Error> {
+    let Some(case) = photos.cases.case(&case_id).await? else {
+        tracing::warn!("upload for an unknown case ignored");
+        return Ok(Outcome::Ignored);
+    };
+    let Some(pending) = case.photos.pending(&photo_id).cloned() else {
+        return Ok(if case.photos.attached(&photo_id).is_some() {
+            tracing::info!("photo already attached; repeated notification");
+            Outcome::Duplicate
+        } else {
+            tracing::warn!("upload with no pending slot ignored");
+            Outcome::Ignored
+        });
+    };
+    let upload = upload_key(&case_id, &photo_id);
+    let Some(mut object) = photos.bucket.open(&upload).await? else {
+        // Handled and deleted by a notification that ran at the same time.
+        tracing::info!("upload already gone; repeated notification");
+        return Ok(Outcome::Duplicate);
+    };
+    let scratch = Scratch(
+        photos
+            .scratch_dir
+            .join(format!("aftercare-photo-{photo_id}")),
+    );
+    // S3 enforces the signed length; checking it again costs nothing and covers any store
+    // that does not (the local emulator ignores signatures).
+    let inspected = if object.len > MAX_PHOTO_BYTES {
+        Err(PhotoRejection::TooLarge {
+            bytes: object.len,
+            max: MAX_PHOTO_BYTES,
+        })
+    } else if object.len != pending.content_length {
+        Err(PhotoRejection::SizeMismatch {
+            expected: pending.content_length,
+            actual: object.len,
+        })
+    } else {
+        let file = BufWriter::new(File::create(&scratch.0)?);
+        let mut scrubber = PhotoScrubber::new(pending.format, object.len, file);
+        let mut refused = None;
+        while let Some(chunk) = object.next_chunk().await? {
+            if let Err(rejection) = scrubber.push(&chunk) {
+                refused = Some(rejection);
+                break;
+            }
+        }
+        match refused {
+            Some(rejection) => Err(rejection),
+            None => scrubber.finish().and_then(|(inspected, mut file)| {
+                use std::io::Write;
+                file.flush()
+                    .map_err(|e| PhotoRejection::Unreadable(e.to_string()))?;
+                Ok(inspected)
+            }),
+        }
+    };
+    drop(object);
+    let outcome = match inspected {
+        Ok(inspected) => {
+            photos
+                .bucket
+                .put_file(
+                    &evidence_key(&case_id, &photo_id),
+                    inspected.format,
+                    &scratch.0,
+                )
+                .await?;
+            record(photos, case, |case, now| {
+                attach(case, &photo_id, &inspected, now)
+            })
+            .await?
+        }
+        Err(rejection) => {
+            tracing::warn!(reason = rejection.code(), "upload rejected");
+            photos
+                .bucket
+                .copy(&upload, &quarantine_key(&case_id, &photo_id))
+                .await?;
+            record(photos, case, |case, now| {
+                reject(case, &photo_id, &rejection, now)
+            })
+            .await?
+        }
+    };
+    if outcome != Outcome::Duplicate {
+        photos.bucket.delete(&upload).await?;
+    }
+    Ok(outcome)
+}
+
+/// Records what `decide` makes of the arrival on the case, re-reading the case when another
+/// change won the race.
+async fn record<P: Ports>(
+    photos: &Photos<P>,
+    mut case: Case,
+    decide: impl Fn(&Case, chrono::DateTime<chrono::Utc>) -> Arrival,
+) -> Result<Outcome, Error> {
+    use aftercare::clock::Clock;
+    for attempt in 0..ATTEMPTS {
+        if attempt > 0 {
+            crate::back_off(attempt).await;
+        }
+        let (changed, entry, outcome) = match decide(&case, photos.clock.now()) {
+            Arrival::Attached(changed, entry) => (changed, entry, Outcome::Attached),
+            Arrival::Rejected(changed, entry) => (changed, entry, Outcome::Rejected),
+            Arrival::NotPending => return Ok(Outcome::Duplicate),
+        };
+        match photos
+            .cases
+            .record_change(&changed, &entry, None, &[])
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(action = %entry.action, "upload recorded on the case");
+                return Ok(outcome);
+            }
+            Err(StoreError::Conflict) => match photos.cases.case(&case.id).await? {
+                Some(fresh) => case = fresh,
+                None => return Ok(Outcome::Ignored),
+            },
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err("the case kept changing while a photo was recorded; the retry will finish it".into())
+}
+
+/// The scrubbed copy on local disk, removed whatever happens.
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_keys_as_s3_notifications_encode_them() {
+        assert_eq!(
+            decode_event_key("uploads%2Fcases%2F01J%2Fa+b").as_deref(),
+            Some("uploads/cases/01J/a b")
+        );
+        assert_eq!(
+            decode_event_key("cases/01J/photos/%E7%85%A7").as_deref(),
+            Some("cases/01J/photos/照")
+        );
+        assert_eq!(decode_event_key("bad%2"), None);
+        assert_eq!(decode_event_key("bad%zz"), None);
+    }
+}

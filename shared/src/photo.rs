@@ -1,1 +1,0 @@
-//! Photo evidence as it arrives: what a file really is, and the same file without its metadata.
