@@ -1,0 +1,1 @@
+//! Satisfaction surveys: the link token, the questions, and what a valid answer is.
