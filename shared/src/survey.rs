@@ -1,1 +1,0 @@
-//! Satisfaction surveys: the link token, the questions, and what a valid answer is.
