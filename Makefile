@@ -51,7 +51,7 @@ unit-and-e2e: setup build
 	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test --workspace --no-fail-fast
 
 token:
-	@test -n "$(ROLE)" -a -n "$(SUB)" || { echo "usage: make token ROLE=<customer|agent|expert|supervisor|finance> SUB=<id>"; exit 2; }
+	@test -n "$(ROLE)" -a -n "$(SUB)" || { echo "usage: make token ROLE=<customer|agent|expert|supervisor|finance|payment_integration> SUB=<id>"; exit 2; }
 	@cargo build --quiet -p aftercare-twin
 	@$(TWIN) token --role "$(ROLE)" --sub "$(SUB)" --params "$(PARAMS)"
 

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::{AuthError, Caller};
 use crate::case::InvalidField;
+use crate::refund::RefundError;
 use crate::store::StoreError;
 
 /// The largest request body we read. Complaints are short; anything bigger is a client bug or
@@ -42,6 +43,11 @@ pub const ROUTES: &[&str] = &[
     "POST /webhooks/woocommerce",
     "POST /webhooks/generic",
     "GET /refunds",
+    "GET /refunds/export",
+    "GET /refunds/{id}",
+    "POST /refunds/{id}/approve",
+    "POST /refunds/{id}/reject",
+    "POST /refunds/{id}/settlement",
 ];
 
 /// A refusal, with the HTTP status and the machine-readable code a client can act on.
@@ -133,6 +139,18 @@ impl ApiError {
 impl From<InvalidField> for ApiError {
     fn from(invalid: InvalidField) -> Self {
         ApiError::new(422, "validation_failed", invalid.to_string())
+    }
+}
+
+impl From<RefundError> for ApiError {
+    /// The refund rules' own status and code: 422 for a request that cannot be valid, 403 for
+    /// who may not (`own_refund` for the four-eyes rule), 409 for what the refund's state
+    /// forbids.
+    fn from(err: RefundError) -> Self {
+        if err.status() >= 500 {
+            tracing::error!(error = %err, "refund rules misconfigured");
+        }
+        ApiError::new(err.status(), err.code(), err.to_string())
     }
 }
 

@@ -20,15 +20,19 @@ pub enum Role {
     Expert,
     Supervisor,
     Finance,
+    /// The brand's payment integration, reporting payouts back (`POST /refunds/{id}/settlement`):
+    /// a machine client with a token of its own, not a member of staff.
+    PaymentIntegration,
 }
 
 impl Role {
-    pub const ALL: [Role; 5] = [
+    pub const ALL: [Role; 6] = [
         Role::Customer,
         Role::Agent,
         Role::Expert,
         Role::Supervisor,
         Role::Finance,
+        Role::PaymentIntegration,
     ];
 
     pub fn parse(raw: &str) -> Option<Role> {
@@ -42,6 +46,7 @@ impl Role {
             Role::Expert => "expert",
             Role::Supervisor => "supervisor",
             Role::Finance => "finance",
+            Role::PaymentIntegration => "payment_integration",
         }
     }
 
@@ -114,6 +119,19 @@ mod tests {
     }
 
     #[test]
+    fn every_role_reads_back_from_its_claim() {
+        for role in Role::ALL {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+        let integration = Caller::from_claims(&claims(&[
+            ("sub", "payments-1"),
+            ("role", "payment_integration"),
+        ]))
+        .unwrap();
+        assert_eq!(integration.role, Role::PaymentIntegration);
+    }
+
+    #[test]
     fn refuses_missing_subject_and_unknown_role() {
         assert_eq!(
             Caller::from_claims(&claims(&[("role", "agent")])),
@@ -149,6 +167,12 @@ mod tests {
             !finance.may_see_case_of("c-1"),
             "finance works refunds, not cases"
         );
+        let payments = Caller {
+            subject: "c-1".into(),
+            role: Role::PaymentIntegration,
+        };
+        assert!(!payments.may_see_case_of("c-1"));
+        assert!(!Role::PaymentIntegration.is_case_staff());
         for role in [Role::Agent, Role::Expert, Role::Supervisor] {
             assert!(
                 Caller {

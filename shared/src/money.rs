@@ -107,6 +107,24 @@ pub enum MoneyError {
     NotAnAmount(&'static str),
 }
 
+/// Minor units as exact decimal text with the currency's minor digits, as people and
+/// spreadsheets read amounts: 20000 CNY is `"200.00"`, 1980 JPY `"1980"`, 1234 KWD `"1.234"`.
+pub fn format_amount(minor: i64, currency: Currency) -> String {
+    let digits = currency.minor_digits();
+    let sign = if minor < 0 { "-" } else { "" };
+    let magnitude = minor.unsigned_abs();
+    if digits == 0 {
+        return format!("{sign}{magnitude}");
+    }
+    let scale = 10_u64.pow(digits);
+    format!(
+        "{sign}{}.{:0width$}",
+        magnitude / scale,
+        magnitude % scale,
+        width = digits as usize
+    )
+}
+
 /// Exact decimal text to minor units of `currency`: `"199.00"`, `"199"` and `" 199.0 "` are all
 /// 19900 for CNY. Extra decimal places are accepted only when they are zeros (`"1.230"`).
 pub fn parse_amount(text: &str, currency: Currency) -> Result<i64, MoneyError> {

@@ -10,6 +10,8 @@
 //!   (`aws_calls` on each "answered" log line).
 //! - a sweep of 1,000 due cases against moto: wall time, and the DynamoDB calls, writes and
 //!   items read per escalated case, from the sweep's own reports.
+//! - 50 refund approvals through the HTTP API: latency of the approve path (p50, p99) and the
+//!   AWS calls per approval (target <= 2), from refund-approval's "answered" lines.
 //!
 //! - verification of a 5 MB JPEG by a fresh photo-upload instance against moto: wall time of
 //!   the invocation and the instance's peak resident memory; and the scrubber alone in-process.
@@ -365,6 +367,170 @@ async fn sla_sweep_backlog(twin: &TestTwin, misses: &mut Vec<String>) {
     }
 }
 
+/// Refunds the approval benchmark approves.
+const APPROVALS: usize = 50;
+
+/// Approves 50 pending refunds one after the other through the HTTP API of the release twin
+/// and prints the latency of the approve path (client side, p50 and p99) and the AWS calls
+/// each approval made, as the binary's SDK interceptor counted them (`aws_calls` on its
+/// "answered" lines); then one run of the payout relay for them. The refunds are written
+/// straight into the table as a case resolution opens them (the approval reads the refund
+/// alone). Pushes to `misses` when an approval took more than 2 AWS calls.
+async fn refund_approvals(twin: &TestTwin, misses: &mut Vec<String>) {
+    use aftercare::auth::Role;
+    use aftercare::case::CaseId;
+    use aftercare::complaint::Category;
+    use aftercare::money::Currency;
+    use aftercare::order::OrderFile;
+    use aftercare::refund::{Actor, Evidence, Refund, RefundDraft, RefundLine, RefundPolicy};
+    use aftercare::store::{DynamoRefundStore, RefundStore};
+
+    let store = DynamoRefundStore::new(
+        aws_sdk_dynamodb::Client::new(&twin.aws().await),
+        twin.name_of("RefundsTable"),
+    );
+    let policy = RefundPolicy::default();
+    let mut ids = Vec::with_capacity(APPROVALS);
+    for _ in 0..APPROVALS {
+        let order_id = unique("bench-order");
+        let customer = unique("bench-c");
+        let order = OrderFile {
+            reference: format!("generic:bench:{order_id}"),
+            order: Some(
+                serde_json::from_value(serde_json::json!({
+                    "platform": "generic", "store": "bench", "order_id": order_id,
+                    "order_number": null, "customer_id": customer, "customer_email": null,
+                    "customer_locale": null, "currency": "CNY",
+                    "lines": [{"line_item_id": "1", "sku": "SERUM-30", "title": "Serum",
+                        "quantity": 1, "unit_price_minor": 17900, "paid_minor": 17900,
+                        "batch": null}],
+                    "placed_at": "2026-11-05T02:00:00Z",
+                    "source_updated_at": "2026-11-05T02:00:00Z",
+                    "delivered_at": null, "opened_exclusion_consented": false
+                }))
+                .expect("an order"),
+            ),
+            deliveries: vec![],
+            refunds: vec![],
+        };
+        let draft = RefundDraft {
+            case_id: CaseId::new(),
+            customer_id: customer,
+            lines: vec![RefundLine {
+                line_item_id: "1".into(),
+                quantity: None,
+            }],
+            amount_minor: 15_000,
+            currency: Currency::parse("CNY").unwrap(),
+            reason: "The serum bottle arrived broken.".into(),
+            // No photo attached: the policy leaves it to finance.
+            evidence: Evidence {
+                category: Category::DamagedInTransit,
+                photo_required: true,
+                photos_attached: 0,
+            },
+            requested_by: Actor::staff("bench-agent", Role::Agent),
+        };
+        let now = chrono::Utc::now();
+        let refund = Refund::request(draft, &order, &[], &policy, now)
+            .expect("a valid request")
+            .refund
+            .screen(&policy, &[], now)
+            .expect("screened")
+            .refund;
+        store.open_refund(&refund).await.expect("the refund stored");
+        ids.push(refund.id().to_string());
+    }
+
+    let token = twin.token("bench-finance", "finance");
+    let mut latencies = Vec::with_capacity(APPROVALS);
+    for id in &ids {
+        let started = std::time::Instant::now();
+        let (status, body) = answer(
+            http()
+                .post(twin.api(&format!("/refunds/{id}/approve")))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        latencies.push(started.elapsed());
+        assert_eq!(status, 200, "{body}");
+    }
+    latencies.sort();
+    let percentile = |p: f64| {
+        let rank = ((p * latencies.len() as f64).ceil() as usize).clamp(1, latencies.len());
+        latencies[rank - 1].as_secs_f64() * 1000.0
+    };
+    // The approvals' "answered" lines (the twin hands the log file to the function, so each
+    // line is there before its answer).
+    let calls: Vec<u64> = twin
+        .function_log("RefundApprovalFunction")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| {
+            line["message"] == "answered"
+                && line["route"] == "POST /refunds/{id}/approve"
+                && ids.iter().any(|id| line.to_string().contains(id.as_str()))
+        })
+        .map(|line| line["aws_calls"].as_u64().unwrap_or(u64::MAX))
+        .collect();
+    let relay = twin
+        .fire_schedule(
+            "RefundApprovalFunctionPayoutRelaySchedule",
+            chrono::Utc::now(),
+        )
+        .await;
+
+    println!(
+        "\nRefund approval: {APPROVALS} approvals through the HTTP API (release binary, against moto)\n"
+    );
+    println!(
+        "{:<44} {:>12.1} ms",
+        "approve p50 (client side)",
+        percentile(0.50)
+    );
+    println!(
+        "{:<44} {:>12.1} ms",
+        "approve p99 (client side)",
+        percentile(0.99)
+    );
+    println!(
+        "{:<44} {:>12}",
+        "AWS calls per approval (min / max)",
+        format!(
+            "{} / {}",
+            calls.iter().min().copied().unwrap_or_default(),
+            calls.iter().max().copied().unwrap_or_default()
+        )
+    );
+    match &relay {
+        Ok(report) => {
+            let sent = report["sent"].as_u64().unwrap_or_default();
+            println!("{:<44} {:>12}", "payouts sent by one relay run", sent);
+            println!(
+                "{:<44} {:>12.2}",
+                "AWS calls per payout sent",
+                report["aws_calls"].as_u64().unwrap_or_default() as f64 / sent.max(1) as f64
+            );
+        }
+        Err(error) => misses.push(format!("payout relay: the run failed: {error}")),
+    }
+    if calls.len() != APPROVALS {
+        misses.push(format!(
+            "refund approval: {} of {APPROVALS} approvals logged their AWS calls",
+            calls.len()
+        ));
+    }
+    if let Some(worst) = calls.iter().max().filter(|n| **n > 2) {
+        misses.push(format!(
+            "refund approval: {worst} AWS calls per approval (target <= 2)"
+        ));
+    }
+}
+
 /// A 5 MB JPEG with GPS tags, verified by a fresh release instance of the photo function (not
 /// the twin's: the bucket notification must not race it). The object is put before its case
 /// exists, so the twin's own notification finds no case and ignores it; then the case is
@@ -597,6 +763,7 @@ fn main() {
             }
         }
         sla_sweep_backlog(&twin, &mut misses).await;
+        refund_approvals(&twin, &mut misses).await;
         photo_verification(&twin, &release, &endpoint, &logs, &mut misses).await;
         println!("\ntargets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB, <= 2 AWS calls per POST /cases and order webhook, <= 1 DynamoDB write per escalated case, <= 64 MB verifying a 5 MB photo");
         if misses.is_empty() {

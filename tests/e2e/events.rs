@@ -68,6 +68,13 @@ async fn every_sample_event_gets_a_well_formed_answer_from_its_binary() {
                 assert_eq!(answer["statusCode"], 200, "{name}: {answer}");
                 assert!(body(&answer)["refunds"].is_array());
             }
+            "refund-approval-payout-relay.json" => {
+                assert_eq!(
+                    answer["relayed_at"], "2026-11-23T10:01:00Z",
+                    "{name}: {answer}"
+                );
+                assert!(answer["sent"].is_u64() && answer["failed"].is_u64());
+            }
             "survey-dispatch-sqs-batch.json" => {
                 let failures = answer["batchItemFailures"]
                     .as_array()

@@ -6,6 +6,8 @@ mod events;
 mod listings;
 mod photos;
 mod products;
+mod refund_requests;
+mod refunds;
 mod sources;
 mod stack;
 mod walking_skeleton;

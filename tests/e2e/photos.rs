@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::{answer, http, place_order};
 
 /// A case whose remedy needs photo evidence (a broken, leaking bottle), and its customer.
-async fn case_needing_a_photo() -> (String, String) {
+pub(crate) async fn case_needing_a_photo() -> (String, String) {
     let twin = twin();
     let customer = unique("c");
     let order = place_order(&customer).await;
@@ -33,7 +33,12 @@ async fn case_needing_a_photo() -> (String, String) {
     (case["id"].as_str().unwrap().to_owned(), customer)
 }
 
-async fn ask_upload(case: &str, token: &str, content_type: &str, length: usize) -> (u16, Value) {
+pub(crate) async fn ask_upload(
+    case: &str,
+    token: &str,
+    content_type: &str,
+    length: usize,
+) -> (u16, Value) {
     answer(
         http()
             .post(twin().api(&format!("/cases/{case}/photos")))
@@ -47,7 +52,7 @@ async fn ask_upload(case: &str, token: &str, content_type: &str, length: usize) 
 }
 
 /// PUTs `bytes` exactly as the grant says, as the app would.
-async fn upload(grant: &Value, bytes: Vec<u8>) {
+pub(crate) async fn upload(grant: &Value, bytes: Vec<u8>) {
     assert_eq!(grant["method"], "PUT");
     let mut request = http().put(grant["upload_url"].as_str().unwrap());
     for (name, value) in grant["headers"].as_object().unwrap() {
@@ -60,7 +65,7 @@ async fn upload(grant: &Value, bytes: Vec<u8>) {
     assert!(response.status().is_success(), "PUT: {}", response.status());
 }
 
-async fn get(path: &str, token: &str) -> (u16, Value) {
+pub(crate) async fn get(path: &str, token: &str) -> (u16, Value) {
     answer(
         http()
             .get(twin().api(path))
@@ -73,7 +78,7 @@ async fn get(path: &str, token: &str) -> (u16, Value) {
 }
 
 /// The case's timeline entry of `action` for `photo`, once the photo function has written it.
-async fn timeline_entry(case: &str, token: &str, action: &str, photo: &str) -> Value {
+pub(crate) async fn timeline_entry(case: &str, token: &str, action: &str, photo: &str) -> Value {
     eventually(
         &format!("{action} of photo {photo}"),
         Duration::from_secs(30),

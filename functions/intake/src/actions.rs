@@ -4,15 +4,18 @@
 //! the other gets 409.
 
 use aftercare::api::{ApiError, HttpRequest};
+use aftercare::case::{Case, TimelineEntry};
 use aftercare::clock::Clock;
 use aftercare::idempotency::{
     IdempotencyRecord, REQUEST_KEY_LIFETIME, SavedResponse, payload_hash,
 };
+use aftercare::refund::{Refund, RefundDraft, RefundError, RefundStatus};
 use aftercare::remedy::Remedy;
 use aftercare::service_levels::counter_changes;
-use aftercare::store::{CaseFile, CaseStore, StoreError};
+use aftercare::store::{CaseFile, CaseStore, OrderStore, RefundHistory, StoreError};
 use aftercare::workflow::{CaseAction, Refusal, apply};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
@@ -127,7 +130,7 @@ pub async fn act<P: Ports>(
     let payload = payload_hash(&http.body_bytes()?);
     let action = parse_action(route, http)?;
     let now = intake.clock.now();
-    let (changed, entry) = match apply(&file.case, &action, &caller, now, &intake.sla) {
+    let (mut changed, mut entry) = match apply(&file.case, &action, &caller, now, &intake.sla) {
         Ok(change) => change,
         // A retry of a change that was made may now be illegal (resolving a resolved case):
         // under its key it gets the first answer again.
@@ -139,6 +142,10 @@ pub async fn act<P: Ports>(
                 None => Err(refused(refusal)),
             };
         }
+    };
+    let refund = match action {
+        CaseAction::Resolve { .. } => refund_request(intake, &mut changed, &mut entry, now).await?,
+        _ => None,
     };
     // What the change moves on the SLA overview's counters, written with it.
     let counters = counter_changes(Some(&file.case), &changed);
@@ -162,11 +169,20 @@ pub async fn act<P: Ports>(
     });
     match intake
         .cases
-        .record_change(&view.case, &entry, guard.as_ref(), &counters)
+        .record_change(
+            &view.case,
+            &entry,
+            guard.as_ref(),
+            &counters,
+            refund.as_ref(),
+        )
         .await
     {
         Ok(()) => {
             tracing::info!(action = action.name(), status = ?view.case.status, "case changed");
+            if let Some(refund) = &refund {
+                tracing::info!(refund_id = %refund.id(), refund_status = refund.status().as_str(), "refund requested");
+            }
             Ok(saved_response(&SavedResponse {
                 status: 200,
                 body,
@@ -186,4 +202,66 @@ pub async fn act<P: Ports>(
         }
         Err(err) => Err(err.into()),
     }
+}
+
+/// The refund request a case resolved with a refund opens, written with the resolution: checked
+/// against the order and the customer's earlier refunds (422 when it cannot be paid), then
+/// screened by the auto-approval policy, so it is either approved (its payout message follows)
+/// or waiting in finance's queue. The resolution and its timeline entry name it.
+async fn refund_request<P: Ports>(
+    intake: &Intake<P>,
+    changed: &mut Case,
+    entry: &mut TimelineEntry,
+    now: DateTime<Utc>,
+) -> Result<Option<Refund>, ApiError> {
+    let pays = changed
+        .resolution
+        .as_ref()
+        .is_some_and(|r| matches!(r.remedy, Remedy::Refund | Remedy::PartialRefund));
+    if !pays {
+        return Ok(None);
+    }
+    let reference = changed.order_id.as_str().to_owned();
+    let order = intake
+        .orders
+        .order_file(&reference)
+        .await?
+        .ok_or(RefundError::OrderUnknown(reference))?;
+    let customer_refunds = intake.refunds.refund_history(&changed.customer_id).await?;
+    let earlier_on_order: Vec<Refund> = customer_refunds
+        .iter()
+        .filter(|r| r.order_reference() == order.reference)
+        .cloned()
+        .collect();
+    let photos = u32::try_from(changed.photos.attached.len()).unwrap_or(u32::MAX);
+    let draft = RefundDraft::for_resolved_case(changed, &order, None, photos)?;
+    let requested = Refund::request(draft, &order, &earlier_on_order, &intake.refund_policy, now)?;
+    // Rejected refunds paid nothing: they do not count towards "3 in 90 days".
+    let counted: Vec<DateTime<Utc>> = customer_refunds
+        .iter()
+        .filter(|r| r.status() != RefundStatus::Rejected)
+        .map(Refund::requested_at)
+        .collect();
+    let refund = requested
+        .refund
+        .screen(&intake.refund_policy, &counted, now)?
+        .refund;
+    if let Some(resolution) = changed.resolution.as_mut() {
+        resolution.refund_id = Some(refund.id().to_string());
+    }
+    let decision = match refund.status() {
+        RefundStatus::Approved => "approved",
+        _ => "waiting for finance",
+    };
+    let said = format!(
+        "refund {} of {} {}: {decision}",
+        refund.id(),
+        refund.currency(),
+        aftercare::money::format_amount(refund.amount_minor(), refund.currency()),
+    );
+    entry.note = Some(match entry.note.take() {
+        Some(note) => format!("{note}; {said}"),
+        None => said,
+    });
+    Ok(Some(refund))
 }

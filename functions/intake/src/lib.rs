@@ -19,11 +19,12 @@ use aftercare::idempotency::{
     IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
     request_record_key,
 };
+use aftercare::refund::RefundPolicy;
 use aftercare::sla::{SlaOutcome, SlaPolicy, SlaStage};
 use aftercare::store::{
     CaseFile, CaseStore, CatalogueStore, CounterStore, DynamoCaseStore, DynamoCatalogueStore,
-    DynamoCounterStore, DynamoIdempotencyStore, DynamoOrderStore, IdempotencyStore, OrderStore,
-    StoreError,
+    DynamoCounterStore, DynamoIdempotencyStore, DynamoOrderStore, DynamoRefundStore,
+    IdempotencyStore, OrderStore, RefundHistory, StoreError,
 };
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -50,6 +51,7 @@ pub trait Ports {
     type Orders: OrderStore;
     type Catalogue: CatalogueStore;
     type Counters: CounterStore;
+    type Refunds: RefundHistory;
     type Clock: Clock;
 }
 
@@ -62,6 +64,7 @@ impl Ports for Aws {
     type Orders = DynamoOrderStore;
     type Catalogue = DynamoCatalogueStore;
     type Counters = DynamoCounterStore;
+    type Refunds = DynamoRefundStore;
     type Clock = SystemClock;
 }
 
@@ -73,6 +76,10 @@ pub struct Intake<P: Ports> {
     pub catalogue: P::Catalogue,
     /// The SLA overview's counters (written by the case store with each change).
     pub counters: P::Counters,
+    /// A customer's refunds: what was refunded before, for the refund a resolution requests.
+    pub refunds: P::Refunds,
+    /// Auto-approval limits, second-approver limits, block list (template parameters).
+    pub refund_policy: RefundPolicy,
     /// Product terms read recently: the catalogue changes rarely, cases arrive often.
     pub products: ProductCache,
     pub clock: P::Clock,
@@ -97,13 +104,16 @@ impl Intake<Aws> {
         let idempotency_table = config::required("IDEMPOTENCY_TABLE")?;
         let customers_table = config::required("CUSTOMERS_TABLE")?;
         let metrics_table = config::required("METRICS_TABLE")?;
+        let refunds_table = config::required("REFUNDS_TABLE")?;
+        let refund_policy = config::refund_policy()?;
         let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
         Ok(Intake {
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
                 .with_idempotency_table(&idempotency_table)
                 .with_customers_table(&customers_table)
-                .with_metrics_table(&metrics_table),
+                .with_metrics_table(&metrics_table)
+                .with_refunds_table(&refunds_table),
             orders: DynamoOrderStore::new(
                 dynamodb.clone(),
                 orders_table,
@@ -112,6 +122,8 @@ impl Intake<Aws> {
             ),
             catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
             counters: DynamoCounterStore::new(dynamodb.clone(), &metrics_table),
+            refunds: DynamoRefundStore::new(dynamodb.clone(), refunds_table),
+            refund_policy,
             products: ProductCache::default(),
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
@@ -497,6 +509,7 @@ mod tests {
             entry: &TimelineEntry,
             idempotency: Option<&IdempotencyRecord>,
             _: &[aftercare::service_levels::CounterChange],
+            _: Option<&aftercare::refund::Refund>,
         ) -> Result<(), StoreError> {
             let mut cases = self.0.lock().unwrap();
             let mut records = self.1.lock().unwrap();
@@ -740,7 +753,20 @@ mod tests {
         type Orders = MemoryOrders;
         type Catalogue = OneProduct;
         type Counters = FixedCounters;
+        type Refunds = NoEarlierRefunds;
         type Clock = FixedClock;
+    }
+
+    /// Customers who never had a refund.
+    struct NoEarlierRefunds;
+
+    impl RefundHistory for NoEarlierRefunds {
+        async fn refund_history(
+            &self,
+            _: &str,
+        ) -> Result<Vec<aftercare::refund::Refund>, StoreError> {
+            Ok(vec![])
+        }
     }
 
     fn intake() -> Intake<Memory> {
@@ -752,6 +778,8 @@ mod tests {
             orders: MemoryOrders(Mutex::default(), vec![order("1001", "c-1"), order("2001", "c-2")]),
             catalogue: OneProduct,
             counters: FixedCounters,
+            refunds: NoEarlierRefunds,
+            refund_policy: RefundPolicy::default(),
             products: ProductCache::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),

@@ -227,7 +227,7 @@ async fn record<P: Ports>(
         };
         match photos
             .cases
-            .record_change(&changed, &entry, None, &[])
+            .record_change(&changed, &entry, None, &[], None)
             .await
         {
             Ok(()) => {
@@ -269,5 +269,266 @@ mod tests {
         );
         assert_eq!(decode_event_key("bad%2"), None);
         assert_eq!(decode_event_key("bad%zz"), None);
+    }
+}
+
+#[cfg(test)]
+mod handler_tests {
+    //! The arrival rules that the end-to-end tests cannot provoke on demand: a notification
+    //! racing another one for the same upload.
+    use std::collections::HashMap;
+    use std::path::Path;
+    use std::sync::Mutex;
+
+    use aftercare::assessment::Assessment;
+    use aftercare::auth::{Caller, Role};
+    use aftercare::case::{CaseDraft, NewCaseLine, NewCaseRequest, TimelineEntry};
+    use aftercare::clock::FixedClock;
+    use aftercare::evidence::{UploadSpec, request_upload};
+    use aftercare::idempotency::IdempotencyRecord;
+    use aftercare::photo::{PhotoFormat, samples};
+    use aftercare::refund::Refund;
+    use aftercare::service_levels::CounterChange;
+    use aftercare::sla::SlaPolicy;
+    use aftercare::store::{CaseFile, CasePage, PhotoObject, SignedRequest};
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+
+    use super::*;
+    use crate::Photos;
+
+    /// One case; `interfere` runs once, just before the first write, as another notification
+    /// handling the same upload would.
+    struct OneCase {
+        case: Mutex<Case>,
+        interfere: Mutex<Option<Case>>,
+        writes: Mutex<usize>,
+    }
+
+    impl CaseStore for OneCase {
+        async fn open_case(
+            &self,
+            _: &Case,
+            _: &TimelineEntry,
+            _: Option<&IdempotencyRecord>,
+        ) -> Result<(), StoreError> {
+            Err(StoreError::Rejected("not used".into()))
+        }
+        async fn record_change(
+            &self,
+            case: &Case,
+            _: &TimelineEntry,
+            _: Option<&IdempotencyRecord>,
+            _: &[CounterChange],
+            _: Option<&Refund>,
+        ) -> Result<(), StoreError> {
+            if let Some(winner) = self.interfere.lock().unwrap().take() {
+                *self.case.lock().unwrap() = winner;
+            }
+            let mut stored = self.case.lock().unwrap();
+            if stored.version + 1 != case.version {
+                return Err(StoreError::Conflict);
+            }
+            *stored = case.clone();
+            *self.writes.lock().unwrap() += 1;
+            Ok(())
+        }
+        async fn cases_of_customer(
+            &self,
+            _: &str,
+            _: i32,
+            _: Option<&str>,
+        ) -> Result<CasePage, StoreError> {
+            Ok(CasePage {
+                cases: vec![],
+                next: None,
+            })
+        }
+        async fn work_queue(
+            &self,
+            _: aftercare::case::Queue,
+            _: i32,
+            _: Option<&str>,
+        ) -> Result<CasePage, StoreError> {
+            Ok(CasePage {
+                cases: vec![],
+                next: None,
+            })
+        }
+        async fn case(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+            let case = self.case.lock().unwrap().clone();
+            Ok((case.id == *id).then_some(case))
+        }
+        async fn case_file(&self, id: &CaseId) -> Result<Option<CaseFile>, StoreError> {
+            Ok(self.case(id).await?.map(|case| CaseFile {
+                case,
+                timeline: vec![],
+            }))
+        }
+    }
+
+    /// Objects in memory; what was written where.
+    #[derive(Default)]
+    struct Bucket {
+        objects: Mutex<HashMap<String, Vec<u8>>>,
+    }
+
+    impl PhotoBucket for Bucket {
+        async fn upload_url(
+            &self,
+            _: &str,
+            _: PhotoFormat,
+            _: u64,
+            _: DateTime<Utc>,
+            _: Duration,
+        ) -> Result<SignedRequest, StoreError> {
+            Err(StoreError::Rejected("not used".into()))
+        }
+        async fn download_url(
+            &self,
+            _: &str,
+            _: DateTime<Utc>,
+            _: Duration,
+        ) -> Result<SignedRequest, StoreError> {
+            Err(StoreError::Rejected("not used".into()))
+        }
+        async fn open(&self, key: &str) -> Result<Option<PhotoObject>, StoreError> {
+            Ok(self
+                .objects
+                .lock()
+                .unwrap()
+                .get(key)
+                .map(|bytes| PhotoObject::from_bytes(bytes.clone())))
+        }
+        async fn put_file(&self, key: &str, _: PhotoFormat, path: &Path) -> Result<(), StoreError> {
+            let bytes = std::fs::read(path).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            self.objects.lock().unwrap().insert(key.to_owned(), bytes);
+            Ok(())
+        }
+        async fn copy(&self, from: &str, to: &str) -> Result<(), StoreError> {
+            let mut objects = self.objects.lock().unwrap();
+            let bytes = objects.get(from).cloned().unwrap_or_default();
+            objects.insert(to.to_owned(), bytes);
+            Ok(())
+        }
+        async fn delete(&self, key: &str) -> Result<(), StoreError> {
+            self.objects.lock().unwrap().remove(key);
+            Ok(())
+        }
+    }
+
+    struct Fakes;
+    impl crate::Ports for Fakes {
+        type Cases = OneCase;
+        type Bucket = Bucket;
+        type Clock = FixedClock;
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 11, 8, 0, 0).unwrap()
+    }
+
+    /// A case with one upload slot for `photo`, and the photo function over it.
+    fn photos_with_slot(photo: &[u8]) -> (Photos<Fakes>, Case, PhotoId) {
+        let description = "the serum bottle arrived broken and leaking";
+        let draft = CaseDraft::parse(NewCaseRequest {
+            order_id: "o".into(),
+            lines: vec![NewCaseLine {
+                sku: "SERUM-30".into(),
+                quantity: 1,
+            }],
+            description: description.into(),
+            opened: None,
+        })
+        .unwrap();
+        let opened = Case::open(
+            draft,
+            "c-1",
+            Assessment::of_text(description, &Default::default(), now()),
+            now(),
+            &SlaPolicy::default(),
+        );
+        let customer = Caller {
+            subject: "c-1".into(),
+            role: Role::Customer,
+        };
+        let spec = UploadSpec {
+            format: PhotoFormat::Jpeg,
+            content_length: photo.len() as u64,
+        };
+        let (case, pending, _) = request_upload(&opened, spec, &customer, now()).unwrap();
+        let bucket = Bucket::default();
+        bucket
+            .objects
+            .lock()
+            .unwrap()
+            .insert(upload_key(&case.id, &pending.id), photo.to_vec());
+        let photos = Photos {
+            cases: OneCase {
+                case: Mutex::new(case.clone()),
+                interfere: Mutex::new(None),
+                writes: Mutex::new(0),
+            },
+            bucket,
+            bucket_name: "photos".into(),
+            clock: FixedClock(now()),
+            scratch_dir: std::env::temp_dir(),
+        };
+        (photos, case, pending.id)
+    }
+
+    #[tokio::test]
+    async fn a_notification_that_loses_the_race_to_a_duplicate_changes_nothing_more() {
+        let jpeg = samples::jpeg_with_gps(16, 16);
+        let (photos, case, photo) = photos_with_slot(&jpeg);
+        // The other notification attaches the same photo between our read and our write.
+        let inspected = aftercare::photo::InspectedPhoto {
+            format: PhotoFormat::Jpeg,
+            width: 16,
+            height: 16,
+            bytes_in: jpeg.len() as u64,
+            bytes_out: 1,
+            metadata_removed: vec![],
+        };
+        let Arrival::Attached(winner, _) = attach(&case, &photo, &inspected, now()) else {
+            panic!("the slot is pending");
+        };
+        *photos.cases.interfere.lock().unwrap() = Some(winner.clone());
+
+        let outcome = verify(&photos, case.id, photo).await.unwrap();
+        assert_eq!(outcome, Outcome::Duplicate);
+        assert_eq!(
+            *photos.cases.writes.lock().unwrap(),
+            0,
+            "nothing written twice"
+        );
+        assert_eq!(*photos.cases.case.lock().unwrap(), winner);
+        let objects = photos.bucket.objects.lock().unwrap();
+        assert!(
+            objects.contains_key(&upload_key(&case.id, &photo)),
+            "the winner deletes the upload, not the loser"
+        );
+        assert!(!samples::has_gps_exif(
+            &objects[&evidence_key(&case.id, &photo)]
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_upload_of_another_size_than_granted_is_quarantined_unread() {
+        let jpeg = samples::jpeg_with_gps(16, 16);
+        let (photos, case, photo) = photos_with_slot(&jpeg);
+        photos.bucket.objects.lock().unwrap().insert(
+            upload_key(&case.id, &photo),
+            [jpeg.clone(), vec![0; 10]].concat(),
+        );
+        assert_eq!(
+            verify(&photos, case.id, photo).await.unwrap(),
+            Outcome::Rejected
+        );
+        let stored = photos.cases.case.lock().unwrap().clone();
+        assert!(stored.photos.pending.is_empty() && stored.photos.attached.is_empty());
+        let objects = photos.bucket.objects.lock().unwrap();
+        assert!(objects.contains_key(&quarantine_key(&case.id, &photo)));
+        assert!(!objects.contains_key(&upload_key(&case.id, &photo)));
+        assert!(!objects.contains_key(&evidence_key(&case.id, &photo)));
     }
 }

@@ -89,7 +89,7 @@ async fn request_photo<P: Ports>(
             request_upload(&case, spec, &caller, now).map_err(refused)?;
         match photos
             .cases
-            .record_change(&changed, &entry, None, &[])
+            .record_change(&changed, &entry, None, &[], None)
             .await
         {
             Ok(()) => {

@@ -1,44 +1,140 @@
-//! Refund approval: the finance queue. Finance lists the refunds that wait for a human
-//! decision, oldest first (`GET /refunds`); only the `finance` role may.
+//! Refund approval: finance's queue and decisions, the payment integration's reports, and the
+//! payout messages. The rules are [`aftercare::refund`]'s; this function reads, lets them
+//! decide, and writes.
+//!
+//! - HTTP API routes ([`routes`]), finance only unless said otherwise, everyone else 403:
+//!   `GET /refunds` (the queue, oldest first, filtered and paged), `GET /refunds/{id}` (with
+//!   the audit trail and the case: classification and 5-minute photo links),
+//!   `POST /refunds/{id}/approve`, `POST /refunds/{id}/reject`, `GET /refunds/export` (CSV),
+//!   and `POST /refunds/{id}/settlement` for the `payment_integration` role alone.
+//! - The `PayoutRelaySchedule` ([`payouts`]): sends the payout message of every approved
+//!   refund still in the outbox to the FIFO queue `refunds-approved`, then takes it out.
+//!
+//! Every decision is one DynamoDB transaction conditional on the refund's version, so of
+//! concurrent decisions one wins and the others get 409 `conflict`; an approval costs two
+//! AWS calls (the GetItem of the refund and that transaction), counted by the SDK interceptor
+//! and logged as `aws_calls` with each answer. Approving never sends the payout message: the
+//! transaction puts the refund in the outbox, and the relay sends it within a minute, so no
+//! approval is lost to a crash between the write and the message (see
+//! [`aftercare::store::RefundStore`]). The payment integration must treat the refund id with
+//! the attempt (the message's deduplication id) as its idempotency key: SQS drops a repeat
+//! only within 5 minutes.
 
-use aftercare::api::{ApiError, HttpRequest, json_response};
-use aftercare::auth::Role;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aftercare::api::HttpRequest;
+use aftercare::aws_calls::AwsCallCounter;
+use aftercare::clock::{Clock, SystemClock};
 use aftercare::config::{self, ConfigError};
-use aftercare::store::{DynamoRefundStore, PendingRefund, RefundStore};
+use aftercare::store::{
+    CaseStore, DynamoCaseStore, DynamoRefundStore, PhotoBucket, RefundStore, S3PhotoBucket,
+};
 use aftercare::trigger::Trigger;
-use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use lambda_runtime::{Error, LambdaEvent};
-use serde::Serialize;
 use serde_json::Value;
 use tracing::Instrument;
 
-/// The most refunds one page of the finance queue lists.
-pub const PAGE_SIZE: i32 = 50;
+pub mod payouts;
+pub mod routes;
 
-pub struct RefundApproval<R> {
-    pub refunds: R,
+pub use payouts::{PayoutError, PayoutQueue, RelayReport, SqsPayoutQueue};
+
+/// What the function reads and writes: the AWS adapters when deployed ([`Aws`]).
+pub trait Ports {
+    type Refunds: RefundStore;
+    type Cases: CaseStore;
+    type Bucket: PhotoBucket;
+    type Payouts: PayoutQueue;
+    type Clock: Clock;
 }
 
-impl RefundApproval<DynamoRefundStore> {
+/// The ports of the deployed function.
+pub struct Aws;
+
+impl Ports for Aws {
+    type Refunds = DynamoRefundStore;
+    type Cases = DynamoCaseStore;
+    type Bucket = S3PhotoBucket;
+    type Payouts = SqsPayoutQueue;
+    type Clock = SystemClock;
+}
+
+/// The function's dependencies, built once per Lambda instance.
+pub struct RefundApproval<P: Ports> {
+    pub refunds: P::Refunds,
+    /// Read for the case summary of `GET /refunds/{id}`.
+    pub cases: P::Cases,
+    /// Signs the short-lived links to the case's photos.
+    pub bucket: P::Bucket,
+    pub payouts: P::Payouts,
+    pub clock: P::Clock,
+    /// The AWS calls of the request or run under way (a Lambda instance serves one at a time).
+    pub aws_calls: AwsCallCounter,
+}
+
+impl RefundApproval<Aws> {
     pub async fn from_env() -> Result<Self, ConfigError> {
-        let table = config::required("REFUNDS_TABLE")?;
+        let refunds_table = config::required("REFUNDS_TABLE")?;
+        let cases_table = config::required("CASES_TABLE")?;
+        let bucket = config::required("PHOTO_BUCKET")?;
+        let queue_url = config::required("REFUNDS_APPROVED_QUEUE_URL")?;
         let aws = config::aws().await;
+        let aws_calls = AwsCallCounter::default();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&aws)
+                .interceptor(aws_calls.clone())
+                .build(),
+        );
         Ok(RefundApproval {
-            refunds: DynamoRefundStore::new(aws_sdk_dynamodb::Client::new(&aws), table),
+            refunds: DynamoRefundStore::new(dynamodb.clone(), refunds_table)
+                .with_cases_table(&cases_table),
+            cases: DynamoCaseStore::new(dynamodb, cases_table),
+            // Presigning a link is local: no call to count.
+            bucket: S3PhotoBucket::new(aws_sdk_s3::Client::new(&aws), bucket),
+            payouts: SqsPayoutQueue::new(sqs, queue_url),
+            clock: SystemClock,
+            aws_calls,
         })
     }
 }
 
-pub async fn handle<R: RefundStore>(
-    approval: &RefundApproval<R>,
+/// The Lambda entrypoint: the refund routes of the HTTP API, and the payout relay's schedule.
+pub async fn handle<P: Ports>(
+    approval: &RefundApproval<P>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Error> {
-    let span = tracing::info_span!("refund_approval", request_id = %event.context.request_id);
+    let span = tracing::info_span!(
+        "refund_approval",
+        request_id = %event.context.request_id,
+        refund_id = tracing::field::Empty
+    );
+    let stop_by = stop_by(event.context.deadline);
     async move {
         match Trigger::parse(event.payload)? {
-            Trigger::Http(request) => Ok(serde_json::to_value(respond(approval, &request).await)?),
+            Trigger::Http(request) => {
+                approval.aws_calls.reset();
+                let response = routes::respond(approval, &request).await;
+                tracing::info!(
+                    route = HttpRequest(&request).route_key(),
+                    status = response.status_code,
+                    aws_calls = approval.aws_calls.total(),
+                    "answered"
+                );
+                Ok(serde_json::to_value(response)?)
+            }
+            Trigger::EventBridge(scheduled) => {
+                let at = scheduled.time.unwrap_or_else(|| approval.clock.now());
+                Ok(serde_json::to_value(
+                    payouts::relay(approval, at, stop_by).await?,
+                )?)
+            }
             other => Err(format!(
-                "refund-approval is wired to HTTP API routes only, not {} events",
+                "refund-approval answers refund routes and its payout schedule, not {} events",
                 other.kind()
             )
             .into()),
@@ -48,83 +144,13 @@ pub async fn handle<R: RefundStore>(
     .await
 }
 
-pub async fn respond<R: RefundStore>(
-    approval: &RefundApproval<R>,
-    request: &ApiGatewayV2httpRequest,
-) -> ApiGatewayV2httpResponse {
-    let http = HttpRequest(request);
-    let result = match http.route_key() {
-        "GET /refunds" => finance_queue(approval, &http).await,
-        _ => Err(ApiError::no_route(http.method(), http.path())),
-    };
-    result.unwrap_or_else(ApiError::into_response)
-}
+/// How close to its timeout a relay run stops starting new sends.
+pub const SAFETY_MARGIN: Duration = Duration::from_secs(3);
 
-#[derive(Serialize)]
-struct FinanceQueue {
-    refunds: Vec<PendingRefund>,
-}
-
-async fn finance_queue<R: RefundStore>(
-    approval: &RefundApproval<R>,
-    http: &HttpRequest<'_>,
-) -> Result<ApiGatewayV2httpResponse, ApiError> {
-    let caller = http.caller()?;
-    if caller.role != Role::Finance {
-        return Err(ApiError::forbidden(
-            "Only finance may review the refund queue.",
-        ));
-    }
-    let refunds = approval.refunds.pending_refunds(PAGE_SIZE).await?;
-    Ok(json_response(200, &FinanceQueue { refunds }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use aftercare::store::StoreError;
-    use serde_json::json;
-
-    struct Queue(Vec<PendingRefund>);
-
-    impl RefundStore for Queue {
-        async fn pending_refunds(&self, limit: i32) -> Result<Vec<PendingRefund>, StoreError> {
-            Ok(self.0.iter().take(limit as usize).cloned().collect())
-        }
-    }
-
-    fn list_as(role: &str) -> ApiGatewayV2httpRequest {
-        serde_json::from_value(json!({
-            "version": "2.0", "routeKey": "GET /refunds", "rawPath": "/refunds", "rawQueryString": "",
-            "headers": {},
-            "requestContext": {"http": {"method": "GET", "path": "/refunds", "protocol": "HTTP/1.1",
-                "sourceIp": "127.0.0.1", "userAgent": "t"}, "routeKey": "GET /refunds",
-                "authorizer": {"jwt": {"claims": {"sub": "u-1", "role": role}, "scopes": null}},
-                "stage": "$default", "requestId": "r", "timeEpoch": 0},
-            "isBase64Encoded": false
-        }))
-        .unwrap()
-    }
-
-    #[tokio::test]
-    async fn only_finance_sees_the_queue() {
-        let approval = RefundApproval {
-            refunds: Queue(vec![PendingRefund {
-                refund_id: "r-1".into(),
-                case_id: "c".into(),
-                amount_minor: 12_900,
-                currency: "CNY".into(),
-                requested_at: chrono::Utc::now(),
-            }]),
-        };
-        let response = respond(&approval, &list_as("finance")).await;
-        assert_eq!(response.status_code, 200);
-        for role in ["customer", "agent", "expert", "supervisor"] {
-            assert_eq!(
-                respond(&approval, &list_as(role)).await.status_code,
-                403,
-                "{role}"
-            );
-        }
-    }
+/// When a run must stop starting new work: the invocation's deadline (epoch milliseconds)
+/// less the safety margin.
+fn stop_by(deadline_ms: u64) -> SystemTime {
+    (UNIX_EPOCH + Duration::from_millis(deadline_ms))
+        .checked_sub(SAFETY_MARGIN)
+        .unwrap_or(UNIX_EPOCH)
 }

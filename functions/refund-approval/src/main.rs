@@ -1,3 +1,7 @@
+// The handler future nests deeply (routes, the store's transactions, the relay); the default
+// limit is too low to compute its layout.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, run, service_fn};
 
 fn main() -> Result<(), Error> {

@@ -1252,22 +1252,9 @@ fn money(minor: &i64, currency: &Currency) -> Money {
     Money(*minor, *currency)
 }
 
-/// Minor units as exact decimal text with the currency's minor digits: 20000 CNY is
-/// `"200.00"`, 1980 JPY `"1980"`, 1234 KWD `"1.234"`.
+/// Minor units as exact decimal text (see [`crate::money::format_amount`]).
 pub(crate) fn decimal(minor: i64, currency: Currency) -> String {
-    let digits = currency.minor_digits();
-    let sign = if minor < 0 { "-" } else { "" };
-    let magnitude = minor.unsigned_abs();
-    if digits == 0 {
-        return format!("{sign}{magnitude}");
-    }
-    let scale = 10_u64.pow(digits);
-    format!(
-        "{sign}{}.{:0width$}",
-        magnitude / scale,
-        magnitude % scale,
-        width = digits as usize
-    )
+    crate::money::format_amount(minor, currency)
 }
 
 fn join<T: fmt::Display>(items: &[T], separator: &str) -> String {

@@ -26,6 +26,7 @@ use super::StoreError;
 use super::customers::record_opening;
 use super::dynamo::{corrupt, store_error};
 use super::idempotency::record_put;
+use super::refunds::opening_writes;
 use crate::case::{
     Case, CaseId, CaseLine, CaseStatus, Description, OrderId, Priority, Queue, TimelineEntry,
 };
@@ -34,6 +35,7 @@ use crate::clock::rfc3339;
 use crate::escalation::Escalation;
 use crate::evidence::CasePhotos;
 use crate::idempotency::IdempotencyRecord;
+use crate::refund::Refund;
 use crate::remedy::RemedyDecision;
 use crate::service_levels::CounterChange;
 use crate::sla::{SlaClocks, TIMER_SHARDS, timer_shard};
@@ -89,15 +91,17 @@ pub trait CaseStore: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a changed case (its `version` one above the version read) with the timeline
-    /// entry of the change, what it adds to the SLA counters and, when the request carried an
-    /// `Idempotency-Key`, the record of its answer; `Conflict` if the case changed since it was
-    /// read or the key was used.
+    /// entry of the change, what it adds to the SLA counters, the refund request a refund
+    /// resolution opens and, when the request carried an `Idempotency-Key`, the record of its
+    /// answer, in one transaction; `Conflict` if the case changed since it was read or the key
+    /// was used.
     fn record_change(
         &self,
         case: &Case,
         entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
         counters: &[CounterChange],
+        refund: Option<&Refund>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A customer's cases, newest first, `limit` at a time from `after` (a page's `next`).
@@ -134,6 +138,7 @@ pub struct DynamoCaseStore {
     idempotency_table: Option<String>,
     customers_table: Option<String>,
     metrics_table: Option<String>,
+    refunds_table: Option<String>,
 }
 
 impl DynamoCaseStore {
@@ -144,6 +149,7 @@ impl DynamoCaseStore {
             idempotency_table: None,
             customers_table: None,
             metrics_table: None,
+            refunds_table: None,
         }
     }
 
@@ -182,6 +188,12 @@ impl DynamoCaseStore {
     }
 
     /// Where the customers' case histories go: opening a case appends to its customer's.
+    /// Where a refund resolution's request is written (with the case, in one transaction).
+    pub fn with_refunds_table(mut self, table: impl Into<String>) -> Self {
+        self.refunds_table = Some(table.into());
+        self
+    }
+
     pub fn with_customers_table(mut self, table: impl Into<String>) -> Self {
         self.customers_table = Some(table.into());
         self
@@ -430,6 +442,7 @@ impl CaseStore for DynamoCaseStore {
         entry: &TimelineEntry,
         idempotency: Option<&IdempotencyRecord>,
         counters: &[CounterChange],
+        refund: Option<&Refund>,
     ) -> Result<(), StoreError> {
         let case_put = changed_case_put(&self.table, case)?;
         let mut transaction = self
@@ -450,6 +463,14 @@ impl CaseStore for DynamoCaseStore {
         }
         for update in self.counter_updates(counters)? {
             transaction = transaction.transact_items(update);
+        }
+        if let Some(refund) = refund {
+            let table = self.refunds_table.as_deref().ok_or_else(|| {
+                StoreError::Rejected("no refunds table configured for the case store".into())
+            })?;
+            for write in opening_writes(table, refund)? {
+                transaction = transaction.transact_items(write);
+            }
         }
         transaction.send().await.map_err(store_error)?;
         Ok(())

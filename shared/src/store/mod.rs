@@ -12,6 +12,7 @@ mod idempotency;
 mod metrics;
 mod orders;
 mod photos;
+mod refund_history;
 mod refunds;
 
 pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, case_item};
@@ -20,7 +21,10 @@ pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use metrics::{CounterStore, Counters, DynamoCounterStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
 pub use photos::{PhotoBucket, PhotoObject, S3PhotoBucket, SignedRequest};
-pub use refunds::{DynamoRefundStore, PendingRefund, RefundStore};
+pub use refund_history::RefundHistory;
+pub use refunds::{
+    AuditRecord, DynamoRefundStore, RefundFile, RefundFilter, RefundPage, RefundStore,
+};
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

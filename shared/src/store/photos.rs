@@ -35,6 +35,14 @@ pub struct PhotoObject {
 }
 
 impl PhotoObject {
+    /// An object held in memory: for tests of the code that reads objects.
+    pub fn from_bytes(bytes: Vec<u8>) -> PhotoObject {
+        PhotoObject {
+            len: bytes.len() as u64,
+            body: ByteStream::from(bytes),
+        }
+    }
+
     /// The next chunk, or `None` at the end.
     pub async fn next_chunk(&mut self) -> Result<Option<bytes::Bytes>, StoreError> {
         self.body
