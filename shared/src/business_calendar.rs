@@ -42,11 +42,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{
-    DateTime, Datelike, Duration, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, Offset,
-    TimeZone, Utc,
+    DateTime, Datelike, Duration, MappedLocalTime, NaiveDate, NaiveDateTime, NaiveTime, Utc,
 };
-use chrono_tz::Tz;
 use serde::Deserialize;
+
+use crate::timezone::Timezone;
 
 /// How many local days one walk through a calendar covers at most: about ten years, far beyond
 /// any SLA, yet a bound on the work a pathological holiday list can cause.
@@ -64,7 +64,7 @@ pub struct BusinessCalendar {
 /// Working hours in one timezone.
 #[derive(Clone, Debug, PartialEq)]
 struct Schedule {
-    timezone: Tz,
+    timezone: Timezone,
     /// Openings per weekday, Monday first; each day's sorted and disjoint.
     week: [Vec<Opening>; 7],
     holidays: BTreeSet<NaiveDate>,
@@ -172,7 +172,7 @@ impl Schedule {
     fn spans_after(&self, from: DateTime<Utc>) -> impl Iterator<Item = Span> + '_ {
         // Start a day early: with ambiguous midnights a span of the previous local day can
         // still end after `from`.
-        let first = local_date(self.timezone, from).pred_opt();
+        let first = local_date(&self.timezone, from).pred_opt();
         walk_days(first, NaiveDate::succ_opt)
             .flat_map(move |day| self.spans_of(day))
             .filter(move |(_, close)| *close > from)
@@ -181,7 +181,7 @@ impl Schedule {
 
     /// Business time before `from`, latest first, the first span clipped to end at `from`.
     fn spans_before(&self, from: DateTime<Utc>) -> impl Iterator<Item = Span> + '_ {
-        let first = local_date(self.timezone, from).succ_opt();
+        let first = local_date(&self.timezone, from).succ_opt();
         walk_days(first, NaiveDate::pred_opt)
             .flat_map(move |day| self.spans_of(day).rev())
             .filter(move |(open, _)| *open < from)
@@ -198,8 +198,8 @@ impl Schedule {
             &self.week[weekday_index(day)]
         };
         openings.iter().filter_map(move |opening| {
-            let open = instant_at(self.timezone, day, opening.start)?;
-            let close = instant_at(self.timezone, day, opening.end)?;
+            let open = instant_at(&self.timezone, day, opening.start)?;
+            let close = instant_at(&self.timezone, day, opening.end)?;
             (open < close).then_some((open, close))
         })
     }
@@ -224,30 +224,25 @@ fn weekday_index(day: NaiveDate) -> usize {
 
 /// The local date of `instant` in `timezone` (the UTC date at the very edge of chrono's range,
 /// where the walk does not go anyway).
-fn local_date(timezone: Tz, instant: DateTime<Utc>) -> NaiveDate {
+fn local_date(timezone: &Timezone, instant: DateTime<Utc>) -> NaiveDate {
     wall_clock(timezone, instant.naive_utc()).map_or(instant.date_naive(), |local| local.date())
 }
 
 /// The wall-clock reading in `timezone` at the UTC time `utc`, if representable.
-fn wall_clock(timezone: Tz, utc: NaiveDateTime) -> Option<NaiveDateTime> {
-    let offset = timezone
-        .offset_from_utc_datetime(&utc)
-        .fix()
-        .local_minus_utc();
+fn wall_clock(timezone: &Timezone, utc: NaiveDateTime) -> Option<NaiveDateTime> {
+    let offset = timezone.utc_offset(utc);
     utc.checked_add_signed(Duration::seconds(offset.into()))
 }
 
 /// The instant the wall clock of `timezone` reads `minute` minutes after midnight of `day`.
-fn instant_at(timezone: Tz, day: NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
+fn instant_at(timezone: &Timezone, day: NaiveDate, minute: u16) -> Option<DateTime<Utc>> {
     let local = day
         .and_time(NaiveTime::MIN)
         .checked_add_signed(Duration::minutes(minute.into()))?;
-    match timezone.from_local_datetime(&local) {
-        MappedLocalTime::Single(instant) => Some(instant.with_timezone(&Utc)),
+    match timezone.instants(local) {
+        MappedLocalTime::Single(instant) => Some(instant),
         // Clocks went back: the reading happens twice; working hours begin at the first.
-        MappedLocalTime::Ambiguous(one, other) => {
-            Some(one.with_timezone(&Utc).min(other.with_timezone(&Utc)))
-        }
+        MappedLocalTime::Ambiguous(one, other) => Some(one.min(other)),
         // Clocks jumped over the reading: the time in the gap does not exist, so it is skipped.
         MappedLocalTime::None => end_of_gap(timezone, local),
     }
@@ -256,7 +251,7 @@ fn instant_at(timezone: Tz, day: NaiveDate, minute: u16) -> Option<DateTime<Utc>
 /// The instant the clocks jumped over the non-existent reading `local`: the first instant whose
 /// wall clock reads later. Offsets are under a day, so it lies within 25 h of `local` read as
 /// UTC; bisect on whole seconds (zone transitions have no finer resolution).
-fn end_of_gap(timezone: Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+fn end_of_gap(timezone: &Timezone, local: NaiveDateTime) -> Option<DateTime<Utc>> {
     const MARGIN: i64 = 25 * 3600;
     let reads_later = |second: i64| -> Option<bool> {
         let utc = DateTime::from_timestamp(second, 0)?.naive_utc();
@@ -408,10 +403,8 @@ fn parse_calendar(
             queue: queue.to_owned(),
             reason: error.to_string(),
         })?;
-    let timezone = raw
-        .timezone
-        .parse::<Tz>()
-        .map_err(|_| CalendarError::UnknownTimezone {
+    let timezone =
+        Timezone::named(&raw.timezone).ok_or_else(|| CalendarError::UnknownTimezone {
             queue: queue.to_owned(),
             timezone: raw.timezone.clone(),
         })?;
@@ -901,10 +894,46 @@ mod tests {
         "sat": ["00:00-03:30"], "sun": ["01:30-03:00"]},
         "holidays": ["2026-04-06", "2026-05-01", "2026-12-25", "2027-01-01"]}"#;
 
+    /// Paris wall-clock time by the EU's rule, independently of the timezone database: summer
+    /// time (UTC+2) from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday
+    /// of October, else UTC+1.
+    fn paris(instant: DateTime<Utc>) -> NaiveDateTime {
+        let last_sunday_at_one = |month: u32| {
+            let last = NaiveDate::from_ymd_opt(instant.year(), month, 31).unwrap();
+            let back = i64::from(last.weekday().num_days_from_sunday());
+            (last - Duration::days(back))
+                .and_hms_opt(1, 0, 0)
+                .unwrap()
+                .and_utc()
+        };
+        let summer = (last_sunday_at_one(3)..last_sunday_at_one(10)).contains(&instant);
+        instant.naive_utc() + Duration::hours(if summer { 2 } else { 1 })
+    }
+
+    #[test]
+    fn the_paris_oracle_knows_the_2026_changes() {
+        assert_eq!(
+            paris(at("2026-03-29T00:59:59Z")).to_string(),
+            "2026-03-29 01:59:59"
+        );
+        assert_eq!(
+            paris(at("2026-03-29T01:00:00Z")).to_string(),
+            "2026-03-29 03:00:00"
+        );
+        assert_eq!(
+            paris(at("2026-10-25T00:59:59Z")).to_string(),
+            "2026-10-25 02:59:59"
+        );
+        assert_eq!(
+            paris(at("2026-10-25T01:00:00Z")).to_string(),
+            "2026-10-25 02:00:00"
+        );
+    }
+
     /// Whether `instant` is working time, read off the wall clock independently of the walk.
     fn wall_clock_says_open(instant: DateTime<Utc>) -> bool {
-        let local = instant.with_timezone(&chrono_tz::Europe::Paris);
-        let date = local.date_naive();
+        let local = paris(instant);
+        let date = local.date();
         let holidays = ["2026-04-06", "2026-05-01", "2026-12-25", "2027-01-01"];
         if holidays.contains(&date.to_string().as_str()) {
             return false;

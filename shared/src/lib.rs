@@ -37,5 +37,6 @@ pub mod store;
 pub mod storefront;
 pub mod survey;
 pub mod telemetry;
+mod timezone;
 pub mod trigger;
 pub mod workflow;
