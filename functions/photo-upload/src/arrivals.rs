@@ -190,6 +190,10 @@ async fn verify<P: Ports>(
             })
             .await?
         }
+        // Our scratch disk failed, not the customer's photo: fail, and Lambda's retry redoes it.
+        Err(PhotoRejection::WriteFailed(kind)) => {
+            return Err(format!("writing the scrubbed photo failed: {kind:?}").into());
+        }
         Err(rejection) => {
             tracing::warn!(reason = rejection.code(), "upload rejected");
             photos
@@ -510,6 +514,24 @@ mod handler_tests {
         assert!(!samples::has_gps_exif(
             &objects[&evidence_key(&case.id, &photo)]
         ));
+    }
+
+    #[tokio::test]
+    async fn a_failure_on_our_side_is_retried_never_blamed_on_the_photo() {
+        let jpeg = samples::jpeg_with_gps(16, 16);
+        let (mut photos, case, photo) = photos_with_slot(&jpeg);
+        photos.scratch_dir = std::env::temp_dir()
+            .join("aftercare-no-such-dir")
+            .join("deeper");
+        assert!(
+            verify(&photos, case.id, photo).await.is_err(),
+            "Lambda retries it"
+        );
+        let stored = photos.cases.case.lock().unwrap().clone();
+        assert_eq!(stored, case, "the slot still waits for the retry");
+        let objects = photos.bucket.objects.lock().unwrap();
+        assert!(objects.contains_key(&upload_key(&case.id, &photo)));
+        assert!(!objects.contains_key(&quarantine_key(&case.id, &photo)));
     }
 
     #[tokio::test]
