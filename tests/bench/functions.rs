@@ -582,6 +582,8 @@ async fn photo_verification(
         .expect("put the upload");
     let case_id = case.id.to_string();
     aftercare_e2e::eventually(
+        twin,
+        "PhotoUploadFunction",
         "the twin ignoring the early upload",
         Duration::from_secs(60),
         || async {

@@ -80,6 +80,8 @@ pub(crate) async fn get(path: &str, token: &str) -> (u16, Value) {
 /// The case's timeline entry of `action` for `photo`, once the photo function has written it.
 pub(crate) async fn timeline_entry(case: &str, token: &str, action: &str, photo: &str) -> Value {
     eventually(
+        twin(),
+        "PhotoUploadFunction",
         &format!("{action} of photo {photo}"),
         Duration::from_secs(30),
         || async {
@@ -378,6 +380,8 @@ async fn an_upload_no_slot_was_issued_for_is_ignored_and_logged() {
         .await
         .unwrap();
     eventually(
+        twin,
+        "PhotoUploadFunction",
         "the unexpected upload being logged",
         Duration::from_secs(30),
         || async {

@@ -104,6 +104,8 @@ async fn an_object_in_the_photo_bucket_reaches_the_photo_function() {
         .await
         .unwrap();
     eventually(
+        twin,
+        "PhotoUploadFunction",
         "the photo function seeing the object",
         Duration::from_secs(20),
         || async {

@@ -203,25 +203,40 @@ pub fn http() -> reqwest::Client {
         .expect("client")
 }
 
-/// Waits for what a real event source delivers asynchronously (an S3 notification through
-/// the bucket's queue, an SQS redrive): polls `check` every 200 ms until it gives a value, and
-/// fails the test after `within`. It waits for delivery, never for time to pass: SLA time moves
-/// through the scheduled event's `time`.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
+/// Waits for what a real event source delivers asynchronously to `function` (an S3
+/// notification through the bucket's queue): checks `check` now and again each time an
+/// invocation of `function` ends, and fails the test if nothing it waits for happened within
+/// `within`. It waits for deliveries, never for time to pass.
+pub async fn eventually<T, F, Fut>(
+    twin: &TestTwin,
+    function: &str,
+    what: &str,
+    within: Duration,
+    mut check: F,
+) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
-    let started = Instant::now();
+    let mut finished = twin
+        .twin
+        .pools
+        .get(function)
+        .unwrap_or_else(|| panic!("no function {function} in the template"))
+        .invocations_finished();
+    let deadline = tokio::time::Instant::now() + within;
     loop {
+        // Marks what was seen before checking, so an invocation ending during the check wakes
+        // the wait below.
+        finished.borrow_and_update();
         if let Some(value) = check().await {
             return value;
         }
-        assert!(
-            started.elapsed() < within,
-            "{what} did not happen within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        match tokio::time::timeout_at(deadline, finished.changed()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(_)) => panic!("the twin stopped while waiting for {what}"),
+            Err(_) => panic!("{what} did not happen within {within:?}"),
+        }
     }
 }
 

@@ -22,7 +22,8 @@ use serde::Serialize;
 use crate::{Photos, Ports};
 
 /// How often recording an arrival re-reads the case when another change won the race.
-const ATTEMPTS: u32 = 12;
+/// Every round of racing writers has a winner, so a case's worth of arrivals at once gets through.
+const ATTEMPTS: usize = aftercare::evidence::MAX_PHOTOS_PER_CASE + 2;
 
 /// What became of each object of one notification.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -220,10 +221,7 @@ async fn record<P: Ports>(
     decide: impl Fn(&Case, chrono::DateTime<chrono::Utc>) -> Arrival,
 ) -> Result<Outcome, Error> {
     use aftercare::clock::Clock;
-    for attempt in 0..ATTEMPTS {
-        if attempt > 0 {
-            crate::back_off(attempt).await;
-        }
+    for _ in 0..ATTEMPTS {
         let (changed, entry, outcome) = match decide(&case, photos.clock.now()) {
             Arrival::Attached(changed, entry) => (changed, entry, Outcome::Attached),
             Arrival::Rejected(changed, entry) => (changed, entry, Outcome::Rejected),

@@ -94,17 +94,3 @@ pub async fn handle<P: Ports>(
     .instrument(span)
     .await
 }
-
-/// A pause before re-reading a case another change won the race for: growing with each try,
-/// with jitter so that requests racing each other spread out instead of colliding again.
-async fn back_off(attempt: u32) {
-    let jitter = u64::from(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or_default()
-            % 25,
-    );
-    let millis = 10 * u64::from(attempt.min(8)) + jitter;
-    tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-}

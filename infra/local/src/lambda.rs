@@ -451,6 +451,9 @@ pub struct FunctionPool {
     pub launcher: Launcher,
     idle: std::sync::Mutex<Vec<Instance>>,
     concurrency: Semaphore,
+    /// How many invocations have ended (answered, failed or timed out): what a test waiting
+    /// for an event source's delivery awaits, instead of polling on a timer.
+    finished: watch::Sender<u64>,
 }
 
 impl FunctionPool {
@@ -459,7 +462,13 @@ impl FunctionPool {
             launcher,
             idle: Default::default(),
             concurrency: Semaphore::new(max_concurrency),
+            finished: watch::Sender::new(0),
         }
+    }
+
+    /// Changes each time an invocation of this function ends.
+    pub fn invocations_finished(&self) -> watch::Receiver<u64> {
+        self.finished.subscribe()
     }
 
     /// Invokes the function with `payload`, on a warm instance when one is free.
@@ -478,7 +487,7 @@ impl FunctionPool {
             None => self.launcher.spawn().await?,
         };
         let timeout = Duration::from_secs(self.launcher.spec.timeout_secs);
-        match instance.invoke(payload, timeout).await {
+        let result = match instance.invoke(payload, timeout).await {
             Ok(outcome) => {
                 self.idle.lock().expect("lock").push(instance);
                 Ok(outcome)
@@ -488,7 +497,9 @@ impl FunctionPool {
                 instance.stop().await;
                 Err(err)
             }
-        }
+        };
+        self.finished.send_modify(|n| *n += 1);
+        result
     }
 
     /// Stops every idle instance.
