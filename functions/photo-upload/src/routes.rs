@@ -5,11 +5,10 @@ use aftercare::auth::Caller;
 use aftercare::case::{Case, CaseId};
 use aftercare::clock::{Clock, rfc3339};
 use aftercare::evidence::{
-    DOWNLOAD_URL_LIFETIME, PhotoEvidence, PhotoRefusal, PhotoUploadRequest, UPLOAD_URL_LIFETIME,
-    UploadSpec, evidence_key, request_upload, upload_key,
+    PhotoEvidence, PhotoRefusal, PhotoUploadRequest, UPLOAD_URL_LIFETIME, UploadSpec,
+    request_upload, upload_key,
 };
-use aftercare::photo::PhotoFormat;
-use aftercare::store::{CaseStore, PhotoBucket, StoreError};
+use aftercare::store::{CaseStore, PhotoBucket, StoreError, evidence_links};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -166,27 +165,20 @@ async fn list_photos<P: Ports>(
     let caller = http.caller()?;
     let case = visible_case(photos, http, &caller).await?;
     let now = photos.clock.now();
-    let mut views = Vec::with_capacity(case.photos.attached.len());
-    for photo in &case.photos.attached {
-        let signed = photos
-            .bucket
-            .download_url(
-                &evidence_key(&case.id, &photo.id),
-                now,
-                DOWNLOAD_URL_LIFETIME,
-            )
-            .await?;
-        views.push(PhotoView {
+    let views = evidence_links(&photos.bucket, &case, now)
+        .await?
+        .into_iter()
+        .map(|(photo, signed)| PhotoView {
             photo_id: photo.id.to_string(),
-            content_type: PhotoFormat::content_type(photo.format),
+            content_type: photo.format.content_type(),
             bytes: photo.bytes,
             width: photo.width,
             height: photo.height,
             attached_at: rfc3339(photo.attached_at),
             url: signed.url,
             url_expires_at: rfc3339(signed.expires_at),
-        });
-    }
+        })
+        .collect();
     Ok(json_response(
         200,
         &PhotoList {

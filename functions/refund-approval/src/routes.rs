@@ -14,14 +14,14 @@ use aftercare::case::{Case, CaseStatus, Priority, Queue, TimelineEntry};
 use aftercare::classify::Classification;
 use aftercare::clock::{Clock, rfc3339};
 use aftercare::complaint::Category;
-use aftercare::evidence::{DOWNLOAD_URL_LIFETIME, PhotoEvidence, evidence_key};
+use aftercare::evidence::PhotoEvidence;
 use aftercare::money::{Currency, format_amount};
 use aftercare::refund::{
     Actor, Refund, RefundId, RefundStatus, Settled, Settlement, SettlementRecord, Transition,
     export_csv,
 };
 use aftercare::store::{
-    AuditRecord, CaseStore, PhotoBucket, RefundFilter, RefundStore, StoreError,
+    AuditRecord, CaseStore, RefundFilter, RefundStore, StoreError, evidence_links,
 };
 use aftercare::workflow::MAX_MESSAGE_CHARS;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -302,23 +302,16 @@ async fn case_summary<'a, P: Ports>(
     case: &'a Case,
     now: DateTime<Utc>,
 ) -> Result<CaseSummary<'a>, ApiError> {
-    let mut photos = Vec::with_capacity(case.photos.attached.len());
-    for photo in &case.photos.attached {
-        let signed = approval
-            .bucket
-            .download_url(
-                &evidence_key(&case.id, &photo.id),
-                now,
-                DOWNLOAD_URL_LIFETIME,
-            )
-            .await?;
-        photos.push(PhotoLink {
+    let photos = evidence_links(&approval.bucket, case, now)
+        .await?
+        .into_iter()
+        .map(|(photo, signed)| PhotoLink {
             photo_id: photo.id.to_string(),
             content_type: photo.format.content_type(),
             url: signed.url,
             url_expires_at: rfc3339(signed.expires_at),
-        });
-    }
+        })
+        .collect();
     Ok(CaseSummary {
         id: case.id.to_string(),
         status: case.status,

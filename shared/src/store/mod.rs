@@ -20,7 +20,7 @@ pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use metrics::{CounterStore, Counters, DynamoCounterStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
-pub use photos::{PhotoBucket, PhotoObject, S3PhotoBucket, SignedRequest};
+pub use photos::{PhotoBucket, PhotoObject, S3PhotoBucket, SignedRequest, evidence_links};
 pub use refund_history::RefundHistory;
 pub use refunds::{
     AuditRecord, DynamoRefundStore, RefundFile, RefundFilter, RefundPage, RefundStore,

@@ -15,6 +15,8 @@ use serde::Serialize;
 
 use super::StoreError;
 use super::dynamo::store_error;
+use crate::case::Case;
+use crate::evidence::{AttachedPhoto, DOWNLOAD_URL_LIFETIME, evidence_key};
 use crate::photo::PhotoFormat;
 
 /// A request the app (or a browser) makes itself, exactly as signed.
@@ -91,6 +93,27 @@ pub trait PhotoBucket: Send + Sync {
 
     /// Deletes `key`; deleting a missing key succeeds (S3's own semantics).
     fn delete(&self, key: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A link valid for [`DOWNLOAD_URL_LIFETIME`] from `now` to each photo attached to `case`, in
+/// the order they were attached: what every view of a case's evidence shows.
+pub async fn evidence_links<'c, B: PhotoBucket>(
+    bucket: &B,
+    case: &'c Case,
+    now: DateTime<Utc>,
+) -> Result<Vec<(&'c AttachedPhoto, SignedRequest)>, StoreError> {
+    let mut links = Vec::with_capacity(case.photos.attached.len());
+    for photo in &case.photos.attached {
+        let signed = bucket
+            .download_url(
+                &evidence_key(&case.id, &photo.id),
+                now,
+                DOWNLOAD_URL_LIFETIME,
+            )
+            .await?;
+        links.push((photo, signed));
+    }
+    Ok(links)
 }
 
 #[derive(Debug, Clone)]
