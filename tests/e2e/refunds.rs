@@ -12,7 +12,7 @@ use aftercare::complaint::Category;
 use aftercare::money::Currency;
 use aftercare::refund::{Actor, Evidence, Refund, RefundDraft, RefundLine, RefundPolicy};
 use aftercare::store::{DynamoOrderStore, DynamoRefundStore, OrderStore, RefundStore};
-use aftercare_e2e::{twin, unique, workspace};
+use aftercare_e2e::{twin, unique};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -52,37 +52,12 @@ impl Seed {
 /// Places an order for `customer` through the signed generic webhook (the
 /// `generic-order-upserted` fixture with its first line costing `paid` in `currency`).
 async fn place_order(customer: &str, paid: &str, currency: &str) -> String {
-    let twin = twin();
-    let path = workspace().join("shared/tests/fixtures/webhooks/generic-order-upserted.json");
-    let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let order_id = unique("order");
-    payload["event_id"] = Value::from(unique("event"));
-    payload["data"]["order_id"] = Value::from(order_id.as_str());
-    payload["data"]["customer_id"] = Value::from(customer);
-    payload["data"]["currency"] = Value::from(currency);
-    payload["data"]["lines"][0]["unit_price"] = Value::from(paid);
-    payload["data"]["lines"][0]["paid"] = Value::from(paid);
-    let yesterday = Utc::now() - chrono::Duration::days(1);
-    payload["data"]["delivered_at"] = Value::from(yesterday.to_rfc3339());
-    let body = serde_json::to_vec(&payload).unwrap();
-    let source = payload["source"].as_str().unwrap().to_owned();
-    let (status, answer) = answer(
-        http()
-            .post(twin.api("/webhooks/generic"))
-            .header("content-type", "application/json")
-            .header("x-aftercare-source", &source)
-            .header(
-                "x-aftercare-signature",
-                aftercare::storefront::sign(b"dev-generic-secret", &body),
-            )
-            .body(body)
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, 200, "{answer}");
-    format!("generic:{source}:{order_id}")
+    aftercare_e2e::place_order_with(twin(), customer, &unique("order"), |data| {
+        data["currency"] = Value::from(currency);
+        data["lines"][0]["unit_price"] = Value::from(paid);
+        data["lines"][0]["paid"] = Value::from(paid);
+    })
+    .await
 }
 
 async fn refund_store() -> DynamoRefundStore {

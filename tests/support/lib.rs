@@ -253,6 +253,17 @@ pub async fn answer(response: reqwest::Response) -> (u16, Value) {
 /// storefront would, and returns its Aftercare order reference. The order holds one SERUM-30
 /// and two TONER-200 (the `generic-order-upserted` fixture), delivered yesterday.
 pub async fn place_order_on(twin: &TestTwin, customer: &str, order_id: &str) -> String {
+    place_order_with(twin, customer, order_id, |_| {}).await
+}
+
+/// [`place_order_on`] with the order's `data` changed by `edit` before it is signed and sent
+/// (another currency, other prices).
+pub async fn place_order_with(
+    twin: &TestTwin,
+    customer: &str,
+    order_id: &str,
+    edit: impl FnOnce(&mut Value),
+) -> String {
     let path = workspace().join("shared/tests/fixtures/webhooks/generic-order-upserted.json");
     let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     payload["event_id"] = Value::from(unique("event"));
@@ -260,6 +271,7 @@ pub async fn place_order_on(twin: &TestTwin, customer: &str, order_id: &str) -> 
     payload["data"]["customer_id"] = Value::from(customer);
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     payload["data"]["delivered_at"] = Value::from(yesterday.to_rfc3339());
+    edit(&mut payload["data"]);
     let body = serde_json::to_vec(&payload).unwrap();
     let source = payload["source"].as_str().unwrap().to_owned();
     let (status, answer) = answer(
