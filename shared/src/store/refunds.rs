@@ -372,26 +372,34 @@ impl DynamoRefundStore {
         from: &str,
         to: &str,
     ) -> Result<Vec<Refund>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_STATUS)
-            .key_condition_expression("#status = :status AND requested_at BETWEEN :from AND :to")
-            .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":status", AttributeValue::S(status.as_str().into()))
-            .expression_attribute_values(":from", AttributeValue::S(from.into()))
-            .expression_attribute_values(":to", AttributeValue::S(to.into()))
-            .scan_index_forward(true)
-            .into_paginator()
-            .items()
-            .send();
-        let mut refunds = Vec::new();
-        while let Some(item) = pages.next().await {
-            refunds.push(refund_of(item.map_err(store_error)?)?);
-        }
-        Ok(refunds)
+        every_refund(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_STATUS)
+                .key_condition_expression(
+                    "#status = :status AND requested_at BETWEEN :from AND :to",
+                )
+                .expression_attribute_names("#status", "status")
+                .expression_attribute_values(":status", AttributeValue::S(status.as_str().into()))
+                .expression_attribute_values(":from", AttributeValue::S(from.into()))
+                .expression_attribute_values(":to", AttributeValue::S(to.into()))
+                .scan_index_forward(true),
+        )
+        .await
     }
+}
+
+/// Every refund a query on an index of refund items returns, page after page.
+async fn every_refund(
+    query: aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder,
+) -> Result<Vec<Refund>, StoreError> {
+    let mut pages = query.into_paginator().items().send();
+    let mut refunds = Vec::new();
+    while let Some(item) = pages.next().await {
+        refunds.push(refund_of(item.map_err(store_error)?)?);
+    }
+    Ok(refunds)
 }
 
 impl RefundStore for DynamoRefundStore {
@@ -444,22 +452,16 @@ impl RefundStore for DynamoRefundStore {
     }
 
     async fn refunds_of_customer(&self, customer_id: &str) -> Result<Vec<Refund>, StoreError> {
-        let mut pages = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .index_name(BY_CUSTOMER)
-            .key_condition_expression("customer_id = :customer")
-            .expression_attribute_values(":customer", AttributeValue::S(customer_id.into()))
-            .scan_index_forward(false)
-            .into_paginator()
-            .items()
-            .send();
-        let mut refunds = Vec::new();
-        while let Some(item) = pages.next().await {
-            refunds.push(refund_of(item.map_err(store_error)?)?);
-        }
-        Ok(refunds)
+        every_refund(
+            self.client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_CUSTOMER)
+                .key_condition_expression("customer_id = :customer")
+                .expression_attribute_values(":customer", AttributeValue::S(customer_id.into()))
+                .scan_index_forward(false),
+        )
+        .await
     }
 
     async fn refunds_by_status(
