@@ -909,7 +909,7 @@ async fn the_export_is_csv_of_the_refunds_requested_on_the_days_asked_for() {
 async fn a_refund_shows_its_trail_and_its_case_with_short_lived_photo_links() {
     use aftercare::evidence::{AttachedPhoto, PhotoId, evidence_key};
     use aftercare::photo::PhotoFormat;
-    use aftercare::store::{CaseStore, DynamoCaseStore};
+    use aftercare::store::{CaseStore, DynamoCaseStore, WrittenWith};
 
     let twin = twin();
     let refund = seed(Seed::cny(15_000)).await;
@@ -952,7 +952,7 @@ async fn a_refund_shows_its_trail_and_its_case_with_short_lived_photo_links() {
         note: Some(format!("photo {photo}")),
     };
     cases
-        .record_change(&case, &entry, None, &[], None)
+        .record_change(&case, &entry, WrittenWith::default())
         .await
         .unwrap();
 

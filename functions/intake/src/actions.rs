@@ -12,7 +12,7 @@ use aftercare::idempotency::{
 use aftercare::refund::{Refund, RefundDraft, RefundError, RefundStatus};
 use aftercare::remedy::Remedy;
 use aftercare::service_levels::counter_changes;
-use aftercare::store::{CaseFile, CaseStore, OrderStore, RefundHistory, StoreError};
+use aftercare::store::{CaseFile, CaseStore, OrderStore, RefundHistory, StoreError, WrittenWith};
 use aftercare::workflow::{CaseAction, Refusal, apply};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use chrono::{DateTime, Utc};
@@ -172,9 +172,11 @@ pub async fn act<P: Ports>(
         .record_change(
             &view.case,
             &entry,
-            guard.as_ref(),
-            &counters,
-            refund.as_ref(),
+            WrittenWith {
+                idempotency: guard.as_ref(),
+                counters: &counters,
+                refund: refund.as_ref(),
+            },
         )
         .await
     {

@@ -24,7 +24,7 @@ use aftercare::sla::{SlaOutcome, SlaPolicy, SlaStage};
 use aftercare::store::{
     CaseFile, CaseStore, CatalogueStore, CounterStore, DynamoCaseStore, DynamoCatalogueStore,
     DynamoCounterStore, DynamoIdempotencyStore, DynamoOrderStore, DynamoRefundStore,
-    IdempotencyStore, OrderStore, RefundHistory, StoreError,
+    IdempotencyStore, OrderStore, RefundHistory, StoreError, WrittenWith,
 };
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
@@ -252,7 +252,14 @@ async fn open_case<P: Ports>(
     });
     match intake
         .cases
-        .open_case(&file.case, &file.timeline[0], guard.as_ref())
+        .open_case(
+            &file.case,
+            &file.timeline[0],
+            WrittenWith {
+                idempotency: guard.as_ref(),
+                ..WrittenWith::default()
+            },
+        )
         .await
     {
         Ok(()) => {
@@ -484,14 +491,14 @@ mod tests {
             &self,
             case: &Case,
             first: &TimelineEntry,
-            idempotency: Option<&IdempotencyRecord>,
+            written_with: WrittenWith<'_>,
         ) -> Result<(), StoreError> {
             let mut cases = self.0.lock().unwrap();
             let mut records = self.1.lock().unwrap();
             if cases.iter().any(|f| f.case.id == case.id) {
                 return Err(StoreError::Conflict);
             }
-            if let Some(record) = idempotency {
+            if let Some(record) = written_with.idempotency {
                 if records.iter().any(|r| r.key == record.key) {
                     return Err(StoreError::Conflict);
                 }
@@ -507,10 +514,9 @@ mod tests {
             &self,
             case: &Case,
             entry: &TimelineEntry,
-            idempotency: Option<&IdempotencyRecord>,
-            _: &[aftercare::service_levels::CounterChange],
-            _: Option<&aftercare::refund::Refund>,
+            written_with: WrittenWith<'_>,
         ) -> Result<(), StoreError> {
+            let idempotency = written_with.idempotency;
             let mut cases = self.0.lock().unwrap();
             let mut records = self.1.lock().unwrap();
             let file = cases

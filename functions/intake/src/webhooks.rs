@@ -14,7 +14,7 @@ use aftercare::idempotency::{
     IdempotencyRecord, WEBHOOK_KEY_LIFETIME, payload_hash, webhook_record_key,
 };
 use aftercare::order::{line_item_reference, order_reference, store_key};
-use aftercare::store::{CaseStore, OrderStore, StoreError, WebhookOutcome};
+use aftercare::store::{CaseStore, OrderStore, StoreError, WebhookOutcome, WrittenWith};
 use aftercare::storefront::{
     Platform, ReturnRequest, StorefrontEvent, WebhookError, generic, shopify, verify_signature,
     woocommerce,
@@ -301,7 +301,18 @@ async fn open_return_case<P: Ports>(
             request.return_id
         )),
     };
-    match intake.cases.open_case(&case, &opened, Some(&key)).await {
+    match intake
+        .cases
+        .open_case(
+            &case,
+            &opened,
+            WrittenWith {
+                idempotency: Some(&key),
+                ..WrittenWith::default()
+            },
+        )
+        .await
+    {
         Ok(()) => {
             tracing::info!(case_id = %case.id, "case opened from a return request");
             Ok(receipt("applied"))

@@ -14,7 +14,7 @@ use aftercare::evidence::{
     Arrival, PhotoId, attach, evidence_key, parse_upload_key, quarantine_key, reject, upload_key,
 };
 use aftercare::photo::{MAX_PHOTO_BYTES, PhotoRejection, PhotoScrubber};
-use aftercare::store::{CaseStore, PhotoBucket, StoreError};
+use aftercare::store::{CaseStore, PhotoBucket, StoreError, WrittenWith};
 use aws_lambda_events::s3::S3Event;
 use lambda_runtime::Error;
 use serde::Serialize;
@@ -229,7 +229,7 @@ async fn record<P: Ports>(
         };
         match photos
             .cases
-            .record_change(&changed, &entry, None, &[], None)
+            .record_change(&changed, &entry, WrittenWith::default())
             .await
         {
             Ok(()) => {
@@ -287,10 +287,7 @@ mod handler_tests {
     use aftercare::case::{CaseDraft, NewCaseLine, NewCaseRequest, TimelineEntry};
     use aftercare::clock::FixedClock;
     use aftercare::evidence::{UploadSpec, request_upload};
-    use aftercare::idempotency::IdempotencyRecord;
     use aftercare::photo::{PhotoFormat, samples};
-    use aftercare::refund::Refund;
-    use aftercare::service_levels::CounterChange;
     use aftercare::sla::SlaPolicy;
     use aftercare::store::{CaseFile, CasePage, PhotoObject, SignedRequest};
     use chrono::{DateTime, Duration, TimeZone, Utc};
@@ -311,7 +308,7 @@ mod handler_tests {
             &self,
             _: &Case,
             _: &TimelineEntry,
-            _: Option<&IdempotencyRecord>,
+            _: WrittenWith<'_>,
         ) -> Result<(), StoreError> {
             Err(StoreError::Rejected("not used".into()))
         }
@@ -319,9 +316,7 @@ mod handler_tests {
             &self,
             case: &Case,
             _: &TimelineEntry,
-            _: Option<&IdempotencyRecord>,
-            _: &[CounterChange],
-            _: Option<&Refund>,
+            _: WrittenWith<'_>,
         ) -> Result<(), StoreError> {
             if let Some(winner) = self.interfere.lock().unwrap().take() {
                 *self.case.lock().unwrap() = winner;

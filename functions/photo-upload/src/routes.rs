@@ -8,7 +8,7 @@ use aftercare::evidence::{
     PhotoEvidence, PhotoRefusal, PhotoUploadRequest, UPLOAD_URL_LIFETIME, UploadSpec,
     request_upload, upload_key,
 };
-use aftercare::store::{CaseStore, PhotoBucket, StoreError, evidence_links};
+use aftercare::store::{CaseStore, PhotoBucket, StoreError, WrittenWith, evidence_links};
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -86,7 +86,7 @@ async fn request_photo<P: Ports>(
             request_upload(&case, spec, &caller, now).map_err(refused)?;
         match photos
             .cases
-            .record_change(&changed, &entry, None, &[], None)
+            .record_change(&changed, &entry, WrittenWith::default())
             .await
         {
             Ok(()) => {

@@ -78,30 +78,38 @@ pub trait SlaTimerIndex: Send + Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
+/// What a case write stores beside the case and its timeline entry, in the same transaction:
+/// all of it or none. Each part that a change has nothing for stays empty (the default).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct WrittenWith<'a> {
+    /// The record of the request's answer, when it carried an `Idempotency-Key`.
+    pub idempotency: Option<&'a IdempotencyRecord>,
+    /// What the change adds to the metrics counters.
+    pub counters: &'a [CounterChange],
+    /// The refund request a refund resolution opens.
+    pub refund: Option<&'a Refund>,
+}
+
 /// Where cases live.
 pub trait CaseStore: Send + Sync {
     /// Stores a newly opened case, its first timeline entry, the opening in the customer's case
-    /// history and, when the request carried an `Idempotency-Key`, the record of its answer,
-    /// atomically; `Conflict` if a case with that id exists or the key was used before.
+    /// history and what it is `written_with`, atomically; `Conflict` if a case with that id
+    /// exists or the idempotency key was used before.
     fn open_case(
         &self,
         case: &Case,
         first_entry: &TimelineEntry,
-        idempotency: Option<&IdempotencyRecord>,
+        written_with: WrittenWith<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a changed case (its `version` one above the version read) with the timeline
-    /// entry of the change, what it adds to the SLA counters, the refund request a refund
-    /// resolution opens and, when the request carried an `Idempotency-Key`, the record of its
-    /// answer, in one transaction; `Conflict` if the case changed since it was read or the key
-    /// was used.
+    /// entry of the change and what it is `written_with`, in one transaction; `Conflict` if the
+    /// case changed since it was read or the idempotency key was used.
     fn record_change(
         &self,
         case: &Case,
         entry: &TimelineEntry,
-        idempotency: Option<&IdempotencyRecord>,
-        counters: &[CounterChange],
-        refund: Option<&Refund>,
+        written_with: WrittenWith<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// A customer's cases, newest first, `limit` at a time from `after` (a page's `next`).
@@ -179,6 +187,29 @@ impl DynamoCaseStore {
                     .build())
             })
             .collect()
+    }
+
+    /// The transaction items of what a case write is written with.
+    fn companion_writes(
+        &self,
+        written_with: WrittenWith<'_>,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let mut writes = Vec::new();
+        if let Some(record) = written_with.idempotency {
+            writes.push(
+                TransactWriteItem::builder()
+                    .put(record_put(self.idempotency_table()?, record)?)
+                    .build(),
+            );
+        }
+        writes.extend(self.counter_updates(written_with.counters)?);
+        if let Some(refund) = written_with.refund {
+            let table = self.refunds_table.as_deref().ok_or_else(|| {
+                StoreError::Rejected("no refunds table configured for the case store".into())
+            })?;
+            writes.extend(opening_writes(table, refund)?);
+        }
+        Ok(writes)
     }
 
     fn idempotency_table(&self) -> Result<&str, StoreError> {
@@ -394,7 +425,7 @@ impl CaseStore for DynamoCaseStore {
         &self,
         case: &Case,
         first_entry: &TimelineEntry,
-        idempotency: Option<&IdempotencyRecord>,
+        written_with: WrittenWith<'_>,
     ) -> Result<(), StoreError> {
         let case_put = Put::builder()
             .table_name(&self.table)
@@ -425,12 +456,8 @@ impl CaseStore for DynamoCaseStore {
                 )?)
                 .build(),
         );
-        if let Some(record) = idempotency {
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .put(record_put(self.idempotency_table()?, record)?)
-                    .build(),
-            );
+        for write in self.companion_writes(written_with)? {
+            transaction = transaction.transact_items(write);
         }
         transaction.send().await.map_err(store_error)?;
         Ok(())
@@ -440,9 +467,7 @@ impl CaseStore for DynamoCaseStore {
         &self,
         case: &Case,
         entry: &TimelineEntry,
-        idempotency: Option<&IdempotencyRecord>,
-        counters: &[CounterChange],
-        refund: Option<&Refund>,
+        written_with: WrittenWith<'_>,
     ) -> Result<(), StoreError> {
         let case_put = changed_case_put(&self.table, case)?;
         let mut transaction = self
@@ -454,23 +479,8 @@ impl CaseStore for DynamoCaseStore {
                     .put(timeline_put(&self.table, &case.id, entry)?)
                     .build(),
             );
-        if let Some(record) = idempotency {
-            transaction = transaction.transact_items(
-                TransactWriteItem::builder()
-                    .put(record_put(self.idempotency_table()?, record)?)
-                    .build(),
-            );
-        }
-        for update in self.counter_updates(counters)? {
-            transaction = transaction.transact_items(update);
-        }
-        if let Some(refund) = refund {
-            let table = self.refunds_table.as_deref().ok_or_else(|| {
-                StoreError::Rejected("no refunds table configured for the case store".into())
-            })?;
-            for write in opening_writes(table, refund)? {
-                transaction = transaction.transact_items(write);
-            }
+        for write in self.companion_writes(written_with)? {
+            transaction = transaction.transact_items(write);
         }
         transaction.send().await.map_err(store_error)?;
         Ok(())

@@ -15,7 +15,9 @@ mod photos;
 mod refund_history;
 mod refunds;
 
-pub use cases::{CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, case_item};
+pub use cases::{
+    CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, WrittenWith, case_item,
+};
 pub use catalogue::{CatalogueStore, DynamoCatalogueStore, ProductFile};
 pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use metrics::{CounterStore, Counters, DynamoCounterStore};
