@@ -23,6 +23,7 @@ pub mod customer;
 pub mod escalation;
 pub mod evidence;
 pub mod idempotency;
+pub mod metrics;
 pub mod money;
 pub mod notifications;
 pub mod order;
