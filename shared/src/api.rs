@@ -37,6 +37,7 @@ pub const ROUTES: &[&str] = &[
     "GET /cases/{id}/photos",
     "GET /queues/{queue}",
     "GET /sla/overview",
+    "GET /metrics",
     "POST /classify",
     "GET /products/{sku}",
     "POST /webhooks/shopify",
@@ -48,6 +49,12 @@ pub const ROUTES: &[&str] = &[
     "POST /refunds/{id}/approve",
     "POST /refunds/{id}/reject",
     "POST /refunds/{id}/settlement",
+    "GET /surveys/{token}",
+    "POST /surveys/{token}",
+    "POST /surveys/{token}/opt-out",
+    "PUT /customers/me/survey-preference",
+    "GET /quality/alerts",
+    "POST /quality/alerts/{id}/acknowledge",
 ];
 
 /// A refusal, with the HTTP status and the machine-readable code a client can act on.
@@ -174,7 +181,7 @@ impl From<StoreError> for ApiError {
                 "invalid_cursor",
                 "The cursor is not one this service issued; start again without it.",
             ),
-            StoreError::Unavailable(_) => ApiError::new(
+            StoreError::Unavailable(_) | StoreError::Stale => ApiError::new(
                 503,
                 "service_unavailable",
                 "The service is busy; nothing was changed. Please retry shortly.",

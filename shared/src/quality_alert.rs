@@ -35,8 +35,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use ulid::Ulid;
 
-use crate::case::{CaseId, InvalidField, Sku};
+use crate::case::{CaseId, CaseLine, InvalidField, Sku};
 use crate::complaint::Category;
+use crate::storefront::StoreOrderLine;
 
 /// The queue alerts go on (its name in the template).
 pub const QUEUE: &str = "quality-alerts";
@@ -343,6 +344,9 @@ pub struct Acknowledgement {
     /// `"<role>:<subject>"`.
     pub by: String,
     pub at: DateTime<Utc>,
+    /// What the quality team found or did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// What one (SKU, batch) has seen: the state [`observe`] and [`acknowledge`] change.
@@ -445,6 +449,9 @@ pub struct QualityAlert {
     pub count_in_window: u32,
     /// Cases counted from this instant: the window's start, or the last acknowledgement.
     pub counted_since: DateTime<Utc>,
+    /// The policy's rolling window, in days.
+    #[serde(default)]
+    pub window_days: i64,
     /// The policy's count threshold.
     pub min_cases: u32,
     pub units_sold: u64,
@@ -458,25 +465,73 @@ pub struct QualityAlert {
     pub acknowledged: Option<Acknowledgement>,
 }
 
+/// Where an alert stands: open until the quality team acknowledges it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    Open,
+    Acknowledged,
+}
+
+impl AlertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Open => "open",
+            AlertStatus::Acknowledged => "acknowledged",
+        }
+    }
+
+    /// The status a name as [`AlertStatus::as_str`] spells it stands for.
+    pub fn named(name: &str) -> Option<AlertStatus> {
+        [AlertStatus::Open, AlertStatus::Acknowledged]
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+}
+
 impl QualityAlert {
+    pub fn status(&self) -> AlertStatus {
+        if self.acknowledged.is_some() {
+            AlertStatus::Acknowledged
+        } else {
+            AlertStatus::Open
+        }
+    }
+
     /// `<sku>#<batch>#<sequence>`: the same crossing computed twice (two functions racing, a
     /// retry) is one message. SHA-256 when SQS would refuse the characters or the length.
     pub fn deduplication_id(&self) -> String {
-        let raw = format!("{}#{}#{}", self.sku.as_str(), self.batch, self.sequence);
-        let acceptable = raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
-        if acceptable {
-            raw
-        } else {
-            let hex: String = Sha256::digest(raw.as_bytes())
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            format!("sha256:{hex}")
-        }
+        sqs_safe(format!(
+            "{}#{}#{}",
+            self.sku.as_str(),
+            self.batch,
+            self.sequence
+        ))
+    }
+
+    /// `<sku>#<batch>`: one batch's alerts reach the quality team in order. SHA-256 when SQS
+    /// would refuse the characters or the length.
+    pub fn message_group_id(&self) -> String {
+        sqs_safe(format!("{}#{}", self.sku.as_str(), self.batch))
     }
 
     pub fn case_ids(&self) -> Vec<CaseId> {
         self.cases.iter().map(|case| case.case_id).collect()
+    }
+}
+
+/// `raw` if SQS takes it as a FIFO group or deduplication id (printable ASCII, at most 128),
+/// else its SHA-256.
+fn sqs_safe(raw: String) -> String {
+    let acceptable = raw.len() <= 128 && raw.bytes().all(|b| b.is_ascii_graphic());
+    if acceptable {
+        raw
+    } else {
+        let hex: String = Sha256::digest(raw.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256:{hex}")
     }
 }
 
@@ -607,6 +662,7 @@ pub fn observe(
         categories,
         count_in_window: count,
         counted_since,
+        window_days: policy.window.num_days(),
         min_cases: policy.min_cases,
         units_sold: next.units_sold,
         share_basis_points: (next.units_sold > 0)
@@ -626,6 +682,7 @@ pub fn acknowledge(
     state: &BatchWindow,
     alert_id: AlertId,
     by: &str,
+    note: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<BatchWindow, QualityAlertError> {
     if state.open_alert != Some(alert_id) {
@@ -644,9 +701,30 @@ pub fn acknowledge(
         alert_id,
         by: by.to_owned(),
         at: now,
+        note: note.map(str::to_owned),
     });
     next.version += 1;
     Ok(next)
+}
+
+/// The batches a case is about: each case line's SKU with the batch of every order line of
+/// that SKU that records one, once each, in order. A SKU bought from two batches in one order
+/// counts for both: the case cannot say which unit it is about. Lines with no usable batch
+/// are left out (no batch, no alert).
+pub fn batches_of_case(lines: &[CaseLine], order_lines: &[StoreOrderLine]) -> Vec<(Sku, BatchNo)> {
+    let mut batches: Vec<(Sku, BatchNo)> = lines
+        .iter()
+        .flat_map(|line| {
+            order_lines
+                .iter()
+                .filter(|ordered| ordered.sku.as_deref().map(str::trim) == Some(line.sku.as_str()))
+                .filter_map(|ordered| BatchNo::from_order_line(ordered.batch.as_deref()))
+                .map(|batch| (line.sku.clone(), batch))
+        })
+        .collect();
+    batches.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+    batches.dedup();
+    batches
 }
 
 /// Whether a new case of this batch goes to the expert queue flagged: while the batch has an
@@ -885,11 +963,12 @@ mod tests {
             &policy,
         );
         let first = alerts[0].alert_id;
-        let acked = acknowledge(&open, first, "expert:e-1", day(3)).unwrap();
+        let acked =
+            acknowledge(&open, first, "expert:e-1", Some("recall started"), day(3)).unwrap();
         assert_eq!(acked.open_alert, None);
         assert!(!flags_for_expert_queue(&acked));
         assert_eq!(
-            acknowledge(&acked, first, "expert:e-2", day(3)),
+            acknowledge(&acked, first, "expert:e-2", None, day(3)),
             Err(QualityAlertError::AlreadyAcknowledged {
                 alert_id: first,
                 by: "expert:e-1".into(),
@@ -934,7 +1013,7 @@ mod tests {
             &BatchNo::parse("Y").unwrap(),
             1,
         );
-        let err = acknowledge(&window(0), stranger, "expert:e-1", t(0)).unwrap_err();
+        let err = acknowledge(&window(0), stranger, "expert:e-1", None, t(0)).unwrap_err();
         assert_eq!(err, QualityAlertError::NotOpen(stranger));
         assert_eq!((err.status(), err.code()), (409, "alert_not_open"));
         let (open, _) = feed(
@@ -942,7 +1021,7 @@ mod tests {
             &[reaction(t(0)), reaction(t(1)), reaction(t(2))],
             &policy,
         );
-        assert!(acknowledge(&open, stranger, "expert:e-1", t(3)).is_err());
+        assert!(acknowledge(&open, stranger, "expert:e-1", None, t(3)).is_err());
     }
 
     #[test]
@@ -994,6 +1073,38 @@ mod tests {
             a.alert_id
         );
         assert!("nope".parse::<AlertId>().is_err());
+    }
+
+    #[test]
+    fn a_case_is_about_the_batches_its_skus_were_bought_from() {
+        let ordered = |sku: Option<&str>, batch: Option<&str>| StoreOrderLine {
+            line_item_id: "1".into(),
+            sku: sku.map(Into::into),
+            title: String::new(),
+            quantity: 1,
+            unit_price_minor: 100,
+            paid_minor: 100,
+            batch: batch.map(Into::into),
+        };
+        let line = |sku: &str| CaseLine {
+            sku: Sku::parse(sku).unwrap(),
+            quantity: crate::case::Quantity::parse(1).unwrap(),
+        };
+        let order = [
+            ordered(Some("CREAM-50"), Some("B2")),
+            ordered(Some("CREAM-50"), Some(" B1 ")),
+            ordered(Some("CREAM-50"), Some("B2")),
+            ordered(Some("SERUM-30"), None),
+            ordered(Some("TONER-200"), Some("T1")),
+            ordered(None, Some("X")),
+        ];
+        let batches = batches_of_case(&[line("CREAM-50"), line("SERUM-30")], &order);
+        let names: Vec<_> = batches
+            .iter()
+            .map(|(sku, batch)| format!("{}/{batch}", sku.as_str()))
+            .collect();
+        assert_eq!(names, ["CREAM-50/B1", "CREAM-50/B2"]);
+        assert!(batches_of_case(&[line("SERUM-30")], &order).is_empty());
     }
 
     #[test]

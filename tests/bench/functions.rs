@@ -13,6 +13,9 @@
 //! - 50 refund approvals through the HTTP API: latency of the approve path (p50, p99) and the
 //!   AWS calls per approval (target <= 2), from refund-approval's "answered" lines.
 //!
+//! - dispatch of 1,000 due surveys: the sweep and the dispatcher against moto (SES and
+//!   DynamoDB), messages per second and AWS calls per survey (target <= 5, sweep included).
+//!
 //! - verification of a 5 MB JPEG by a fresh photo-upload instance against moto: wall time of
 //!   the invocation and the instance's peak resident memory; and the scrubber alone in-process.
 //!
@@ -363,6 +366,151 @@ async fn sla_sweep_backlog(twin: &TestTwin, misses: &mut Vec<String>) {
         misses.push(format!(
             "SLA sweep: {:.2} DynamoDB writes per escalated case (target <= 1)",
             per_case(totals.dynamodb_writes)
+        ));
+    }
+}
+
+/// Surveys the dispatch benchmark sends.
+const SURVEY_BURST: usize = 1_000;
+
+/// Seeds 1,000 due surveys (as a resolution schedules them) with their orders' e-mail
+/// addresses, fires the survey sweep once, and waits until the dispatcher has settled every
+/// one; prints messages per second and the AWS calls per survey, the sweep's share included,
+/// from the sweep's report and the dispatcher's `survey batch` log lines. Pushes to `misses`
+/// when a survey cost more than 5 calls.
+async fn survey_dispatch_burst(twin: &TestTwin, misses: &mut Vec<String>) {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    use futures_util::StreamExt;
+
+    let dynamodb = aws_sdk_dynamodb::Client::new(&twin.aws().await);
+    let (surveys, orders) = (twin.name_of("SurveysTable"), twin.name_of("OrdersTable"));
+    let now = chrono::Utc::now();
+    let due_at = aftercare::clock::rfc3339(now - chrono::Duration::minutes(1));
+    let seeding = std::time::Instant::now();
+    futures_util::stream::iter(0..SURVEY_BURST)
+        .for_each_concurrent(16, |i| {
+            let (dynamodb, surveys, orders, due_at) = (&dynamodb, &surveys, &orders, &due_at);
+            async move {
+                let s = |v: &str| AttributeValue::S(v.to_owned());
+                let case = aftercare::case::CaseId::from_instant(now);
+                let order = format!("generic:bench-surveys:{i}");
+                let snapshot = AttributeValue::M(
+                    [
+                        (
+                            "customer_email".to_owned(),
+                            s(&format!("bench-{i}@example.com")),
+                        ),
+                        (
+                            "customer_locale".to_owned(),
+                            s(if i % 2 == 0 { "zh-CN" } else { "en" }),
+                        ),
+                    ]
+                    .into(),
+                );
+                dynamodb
+                    .put_item()
+                    .table_name(orders)
+                    .item("order_id", s(&order))
+                    .item("entry", s("order"))
+                    .item("snapshot", snapshot)
+                    .send()
+                    .await
+                    .expect("order");
+                dynamodb
+                    .put_item()
+                    .table_name(surveys)
+                    .item("case_id", s(&case.to_string()))
+                    .item("customer_id", s(&format!("bench-survey-{i}")))
+                    .item("order_reference", s(&order))
+                    .item("resolved_by", s("agent:bench"))
+                    .item("resolved_at", s(due_at))
+                    .item("due_at", s(due_at))
+                    .item("due_shard", s(&aftercare::store::due_shard(&case)))
+                    .send()
+                    .await
+                    .expect("survey");
+            }
+        })
+        .await;
+    let seeding = seeding.elapsed();
+    let log_before = twin.function_log("SurveyDispatchFunction").len();
+    let started = std::time::Instant::now();
+    let report = twin
+        .fire_schedule("SurveyDispatchFunction", now)
+        .await
+        .expect("the survey sweep runs");
+    let sweep_time = started.elapsed();
+    let batches = |log: &str| -> (usize, u64) {
+        let mut settled = 0;
+        let mut calls = 0;
+        for line in log.lines() {
+            let Ok(entry) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            match entry["message"].as_str() {
+                Some("survey message done") => settled += 1,
+                Some("survey batch") => calls += entry["aws_calls"].as_u64().unwrap_or(0),
+                _ => {}
+            }
+        }
+        (settled, calls)
+    };
+    let (settled, dispatch_calls) = aftercare_e2e::eventually(
+        twin,
+        "SurveyDispatchFunction",
+        "every due survey dispatched",
+        Duration::from_secs(900),
+        || async {
+            let log = twin.function_log("SurveyDispatchFunction");
+            let (settled, calls) = batches(&log[log_before.min(log.len())..]);
+            (settled >= SURVEY_BURST).then_some((settled, calls))
+        },
+    )
+    .await;
+    let wall = started.elapsed().as_secs_f64();
+    let sweep_calls = report["aws_calls"].as_u64().unwrap_or(0);
+    let per_survey = (sweep_calls + dispatch_calls) as f64 / SURVEY_BURST as f64;
+    println!(
+        "
+Dispatch of {SURVEY_BURST} due surveys (release binary, SES and DynamoDB of moto)
+"
+    );
+    println!(
+        "{:<44} {:>12.1} s",
+        "seeding (orders and surveys, PutItem)",
+        seeding.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>12.1} s",
+        "sweep run (query, queue, unindex)",
+        sweep_time.as_secs_f64()
+    );
+    println!(
+        "{:<44} {:>12}",
+        "surveys queued by the sweep", report["queued"]
+    );
+    println!("{:<44} {:>12}", "messages settled", settled);
+    println!(
+        "{:<44} {:>12.1} s",
+        "wall time, sweep fired to last settled", wall
+    );
+    println!(
+        "{:<44} {:>12.1}",
+        "messages per second",
+        settled as f64 / wall
+    );
+    println!(
+        "{:<44} {:>12.2}",
+        "AWS calls per survey (sweep's share incl.)", per_survey
+    );
+    println!(
+        "{:<44} {:>12.2}",
+        "of which the sweep's",
+        sweep_calls as f64 / SURVEY_BURST as f64
+    );
+    if per_survey > 5.0 {
+        misses.push(format!(
+            "survey dispatch: {per_survey:.2} AWS calls per survey (target <= 5)"
         ));
     }
 }
@@ -766,6 +914,7 @@ fn main() {
         }
         sla_sweep_backlog(&twin, &mut misses).await;
         refund_approvals(&twin, &mut misses).await;
+        survey_dispatch_burst(&twin, &mut misses).await;
         photo_verification(&twin, &release, &endpoint, &logs, &mut misses).await;
         println!("\ntargets: init <= 2x hello-world, zip <= 4 MB, peak RSS <= 30 MB, <= 2 AWS calls per POST /cases and order webhook, <= 1 DynamoDB write per escalated case, <= 64 MB verifying a 5 MB photo");
         if misses.is_empty() {

@@ -64,6 +64,13 @@ async fn every_sample_event_gets_a_well_formed_answer_from_its_binary() {
                 assert_eq!(body(&answer)["error"]["code"], "not_found");
             }
             "intake-no-route.json" => assert_eq!(answer["statusCode"], 405, "{name}: {answer}"),
+            "intake-quality-alert-relay.json" => {
+                assert_eq!(
+                    answer["relayed_at"], "2026-11-23T10:02:00Z",
+                    "{name}: {answer}"
+                );
+                assert!(answer["sent"].is_u64() && answer["failed"].is_u64());
+            }
             "refund-approval-list-refunds.json" => {
                 assert_eq!(answer["statusCode"], 200, "{name}: {answer}");
                 assert!(body(&answer)["refunds"].is_array());
@@ -111,10 +118,14 @@ async fn every_sample_event_gets_a_well_formed_answer_from_its_binary() {
 #[tokio::test]
 async fn a_function_refuses_an_event_of_a_trigger_it_is_not_wired_to() {
     let twin = twin();
-    let scheduled = serde_json::from_str(
-        &std::fs::read_to_string(workspace().join("events/sla-escalation-scheduled.json")).unwrap(),
+    // Intake answers HTTP requests and its alert relay's schedule, nothing else.
+    let notification = serde_json::from_str(
+        &std::fs::read_to_string(workspace().join("events/photo-upload-s3-created.json")).unwrap(),
     )
     .unwrap();
-    let error = twin.invoke("IntakeFunction", scheduled).await.unwrap_err();
-    assert!(error.contains("HTTP API routes only"), "{error}");
+    let error = twin
+        .invoke("IntakeFunction", notification)
+        .await
+        .unwrap_err();
+    assert!(error.contains("not s3 events"), "{error}");
 }

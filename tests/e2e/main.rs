@@ -4,12 +4,15 @@
 mod edge;
 mod events;
 mod listings;
+mod metrics;
 mod photos;
 mod products;
+mod quality;
 mod refund_requests;
 mod refunds;
 mod sources;
 mod stack;
+mod surveys;
 mod walking_skeleton;
 mod webhooks;
 mod workflow;

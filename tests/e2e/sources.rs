@@ -40,11 +40,15 @@ async fn a_poison_message_ends_in_the_dlq_while_the_rest_of_its_batch_succeeds()
         .url
         .clone();
     let dlq = twin.twin.stack.queue("SurveysDueDLQ").unwrap().url.clone();
-    let case = unique("case");
+    // A well-formed message for a survey that does not exist: handled (dropped) once.
+    let case = aftercare::case::CaseId::from_instant(chrono::Utc::now()).to_string();
     let poison = format!("not a survey {case}");
+    let due = serde_json::json!({"case_id": case, "customer_id": unique("c"),
+        "order_reference": "generic:nowhere:1", "resolved_by": "agent:a",
+        "resolved_at": "2026-11-11T08:00:00Z", "due_at": "2026-11-12T08:00:00Z"});
     sqs.send_message()
         .queue_url(&queue)
-        .message_body(format!("{{\"case_id\":\"{case}\"}}"))
+        .message_body(due.to_string())
         .send()
         .await
         .unwrap();
@@ -78,7 +82,7 @@ async fn a_poison_message_ends_in_the_dlq_while_the_rest_of_its_batch_succeeds()
     let log = twin.function_log("SurveyDispatchFunction");
     let accepted = log
         .lines()
-        .filter(|l| l.contains(&case) && l.contains("survey due received"))
+        .filter(|l| l.contains(&case) && l.contains("survey message done"))
         .count();
     assert_eq!(
         accepted, 1,

@@ -52,6 +52,7 @@ pub fn twin_options(profile: &str, overrides: &[(&str, &str)]) -> TwinOptions {
         "sla-escalation",
         "refund-approval",
         "survey-dispatch",
+        "daily-report",
     ] {
         assert!(
             bins.join(binary).exists(),
@@ -180,6 +181,17 @@ impl TestTwin {
 
 /// Parameter overrides of the suite: short visibility and few receives, so redrive is quick.
 pub const SUITE_PARAMETERS: &[(&str, &str)] = &[
+    ("QueueVisibilityTimeoutSeconds", "1"),
+    ("QueueMaxReceiveCount", "2"),
+    // Most tests' orders carry the fixture's SERUM-30 batch, and together they would make it
+    // alert and send later tests' cases to the expert queue. The quality-alert tests run a twin
+    // with the default policy (`QUALITY_PARAMETERS`).
+    ("QualityAlertMinCases", "1000"),
+    ("QualityAlertShareOfUnits", "0"),
+];
+
+/// The twin parameters of the quality-alert tests: the suite's, with the default alert policy.
+pub const QUALITY_PARAMETERS: &[(&str, &str)] = &[
     ("QueueVisibilityTimeoutSeconds", "1"),
     ("QueueMaxReceiveCount", "2"),
 ];

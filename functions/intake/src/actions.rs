@@ -13,6 +13,7 @@ use aftercare::refund::{Refund, RefundDraft, RefundError, RefundStatus};
 use aftercare::remedy::Remedy;
 use aftercare::service_levels::counter_changes;
 use aftercare::store::{CaseFile, CaseStore, OrderStore, RefundHistory, StoreError, WrittenWith};
+use aftercare::survey::{Survey, schedule_for_case};
 use aftercare::workflow::{CaseAction, Refusal, apply};
 use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use chrono::{DateTime, Utc};
@@ -147,8 +148,25 @@ pub async fn act<P: Ports>(
         CaseAction::Resolve { .. } => refund_request(intake, &mut changed, &mut entry, now).await?,
         _ => None,
     };
-    // What the change moves on the SLA overview's counters, written with it.
-    let counters = counter_changes(Some(&file.case), &changed);
+    // A resolution schedules the customer's survey, written with it. Whether the customer
+    // opted out, and in which language, is decided when it is sent.
+    let survey = match action {
+        CaseAction::Resolve { .. } => {
+            schedule_for_case(&changed, intake.survey_delay, false).map(|due| Survey::due(&due))
+        }
+        _ => None,
+    };
+    // What the change moves on the SLA overview's counters, written with it, and on the
+    // service metrics' (resolutions by remedy and SKU), merged into one change per
+    // counter item as the transaction needs.
+    let counters = aftercare::metrics::merged(
+        counter_changes(Some(&file.case), &changed)
+            .into_iter()
+            .chain(aftercare::metrics::case_counter_changes(
+                Some(&file.case),
+                &changed,
+            )),
+    );
     let mut timeline = file.timeline;
     timeline.push(entry.clone());
     let view = CaseFile {
@@ -176,6 +194,8 @@ pub async fn act<P: Ports>(
                 idempotency: guard.as_ref(),
                 counters: &counters,
                 refund: refund.as_ref(),
+                survey: survey.as_ref(),
+                ..WrittenWith::default()
             },
         )
         .await

@@ -19,6 +19,7 @@ use aftercare::idempotency::{
     IdempotencyKey, IdempotencyRecord, REQUEST_KEY_LIFETIME, Replay, SavedResponse, payload_hash,
     request_record_key,
 };
+use aftercare::quality_alert::AlertPolicy;
 use aftercare::refund::RefundPolicy;
 use aftercare::sla::{SlaOutcome, SlaPolicy, SlaStage};
 use aftercare::store::{
@@ -26,6 +27,7 @@ use aftercare::store::{
     DynamoCounterStore, DynamoIdempotencyStore, DynamoOrderStore, DynamoRefundStore,
     IdempotencyStore, OrderStore, RefundHistory, StoreError, WrittenWith,
 };
+use aftercare::store::{DynamoQualityStore, QualityStore};
 use aftercare::trigger::Trigger;
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use chrono::{DateTime, Utc};
@@ -36,9 +38,11 @@ use tracing::Instrument;
 
 mod actions;
 mod listings;
+mod metrics;
 mod overview;
 mod product_cache;
 mod products;
+pub mod quality;
 
 pub use product_cache::ProductCache;
 mod webhooks;
@@ -53,6 +57,10 @@ pub trait Ports {
     type Counters: CounterStore;
     type Refunds: RefundHistory;
     type Clock: Clock;
+    /// Batch quality windows and alerts.
+    type Quality: QualityStore;
+    /// The `quality-alerts` queue.
+    type AlertQueue: quality::AlertQueue;
 }
 
 /// The ports of the deployed function.
@@ -66,6 +74,8 @@ impl Ports for Aws {
     type Counters = DynamoCounterStore;
     type Refunds = DynamoRefundStore;
     type Clock = SystemClock;
+    type Quality = DynamoQualityStore;
+    type AlertQueue = quality::SqsAlertQueue;
 }
 
 /// The intake function's dependencies, built once per Lambda instance.
@@ -84,17 +94,25 @@ pub struct Intake<P: Ports> {
     pub products: ProductCache,
     pub clock: P::Clock,
     pub sla: SlaPolicy,
+    /// How long after a resolution its survey is due (`SurveyDelayMinutes`).
+    pub survey_delay: chrono::Duration,
     pub webhook_secrets: WebhookSecrets,
     /// The AWS calls of the request being answered, logged with its answer (a Lambda instance
     /// answers one request at a time).
     pub aws_calls: AwsCallCounter,
+    /// Batch quality windows and alerts (written with the opening case by the case store).
+    pub quality: P::Quality,
+    pub alert_queue: P::AlertQueue,
+    /// When a batch's cases raise an alert (`QualityAlert*` template parameters).
+    pub alert_policy: AlertPolicy,
 }
 
 impl Intake<Aws> {
     pub async fn from_env() -> Result<Self, ConfigError> {
         let aws_calls = AwsCallCounter::default();
+        let aws = config::aws().await;
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&config::aws().await)
+            aws_sdk_dynamodb::config::Builder::from(&aws)
                 .interceptor(aws_calls.clone())
                 .build(),
         );
@@ -108,18 +126,45 @@ impl Intake<Aws> {
         let refund_policy = config::refund_policy()?;
         let webhook_secrets = WebhookSecrets::from_env()?;
         let sla = config::sla_policy()?;
+        let surveys_table = config::required("SURVEYS_TABLE")?;
+        let survey_delay = aftercare::survey::parse_delay_minutes(
+            &std::env::var("SURVEY_DELAY_MINUTES").unwrap_or_default(),
+        )
+        .map_err(|e| ConfigError::Invalid {
+            name: "SURVEY_DELAY_MINUTES",
+            reason: e.to_string(),
+        })?;
+        // Batch quality alerts: windows and alerts in their table, messages on their queue.
+        let quality_table = config::required("QUALITY_TABLE")?;
+        let alert_queue = quality::SqsAlertQueue::new(
+            aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(&aws)
+                    .interceptor(aws_calls.clone())
+                    .build(),
+            ),
+            config::required("QUALITY_ALERTS_QUEUE_URL")?,
+        );
+        let alert_policy = quality::alert_policy_from_env()?;
+        let quality = DynamoQualityStore::new(dynamodb.clone(), &quality_table, &metrics_table);
         Ok(Intake {
+            quality,
+            alert_queue,
+            alert_policy,
             cases: DynamoCaseStore::new(dynamodb.clone(), cases_table)
+                .with_quality_table(&quality_table)
                 .with_idempotency_table(&idempotency_table)
                 .with_customers_table(&customers_table)
                 .with_metrics_table(&metrics_table)
-                .with_refunds_table(&refunds_table),
+                .with_refunds_table(&refunds_table)
+                .with_surveys_table(surveys_table),
             orders: DynamoOrderStore::new(
                 dynamodb.clone(),
                 orders_table,
                 &idempotency_table,
                 customers_table,
-            ),
+            )
+            // Orders and units sold are counted when an order is first recorded.
+            .with_metrics_table(&metrics_table),
             catalogue: DynamoCatalogueStore::new(dynamodb.clone(), catalogue_table),
             counters: DynamoCounterStore::new(dynamodb.clone(), &metrics_table),
             refunds: DynamoRefundStore::new(dynamodb.clone(), refunds_table),
@@ -128,13 +173,15 @@ impl Intake<Aws> {
             idempotency: DynamoIdempotencyStore::new(dynamodb, idempotency_table),
             clock: SystemClock,
             sla,
+            survey_delay,
             webhook_secrets,
             aws_calls,
         })
     }
 }
 
-/// The Lambda entrypoint: intake answers HTTP API requests only.
+/// The Lambda entrypoint: intake answers HTTP API requests, and runs the quality alert relay
+/// on its schedule.
 pub async fn handle<P: Ports>(
     intake: &Intake<P>,
     event: LambdaEvent<Value>,
@@ -153,8 +200,14 @@ pub async fn handle<P: Ports>(
                 );
                 Ok(serde_json::to_value(response)?)
             }
+            // The quality alert relay's schedule (the only one intake has).
+            Trigger::EventBridge(scheduled) => {
+                intake.aws_calls.reset();
+                let at = scheduled.time.unwrap_or_else(|| intake.clock.now());
+                Ok(serde_json::to_value(quality::relay(intake, at).await?)?)
+            }
             other => Err(format!(
-                "intake is wired to HTTP API routes only, not {} events",
+                "intake is wired to HTTP API routes and its alert relay schedule, not {} events",
                 other.kind()
             )
             .into()),
@@ -176,6 +229,7 @@ pub async fn respond<P: Ports>(
         "GET /cases/{id}" => get_case(intake, &http).await,
         "GET /queues/{queue}" => listings::work_queue(intake, &http).await,
         "GET /sla/overview" => overview::sla_overview(intake, &http).await,
+        "GET /metrics" => metrics::service_metrics(intake, &http).await,
         "POST /cases/{id}/replies" => actions::act(intake, &http, "replies").await,
         "POST /cases/{id}/assign" => actions::act(intake, &http, "assign").await,
         "POST /cases/{id}/wait" => actions::act(intake, &http, "wait").await,
@@ -187,6 +241,8 @@ pub async fn respond<P: Ports>(
         "POST /webhooks/shopify" => webhooks::shopify(intake, &http).await,
         "POST /webhooks/woocommerce" => webhooks::woocommerce(intake, &http).await,
         "POST /webhooks/generic" => webhooks::generic(intake, &http).await,
+        "GET /quality/alerts" => quality::list_alerts(intake, &http).await,
+        "POST /quality/alerts/{id}/acknowledge" => quality::acknowledge_alert(intake, &http).await,
         _ => Err(ApiError::no_route(http.method(), http.path())),
     };
     result.unwrap_or_else(|err| {
@@ -224,64 +280,81 @@ async fn open_case<P: Ports>(
         .await?;
     let context = facts.history.complaint_context(now);
     let assessment = assess(&draft, &order, &products, &context, now)?;
-    let case = Case::open(draft, &caller.subject, assessment, now, &intake.sla);
-    tracing::Span::current().record("case_id", tracing::field::display(case.id));
+    let assessed = Case::open(draft, &caller.subject, assessment, now, &intake.sla);
+    tracing::Span::current().record("case_id", tracing::field::display(assessed.id));
     let opened = TimelineEntry {
         at: now,
         actor: format!("customer:{}", caller.subject),
         action: "opened".into(),
         note: None,
     };
-    let location = format!("/cases/{}", case.id);
-    let file = CaseFile {
-        case,
-        timeline: vec![opened],
-    };
-    let body = serde_json::to_string(&CaseView::from(&file)).map_err(|_| ApiError::internal())?;
+    let location = format!("/cases/{}", assessed.id);
     let payload = payload_hash(&http.body_bytes()?);
-    let guard = key.map(|key| IdempotencyRecord {
-        key,
-        payload_hash: payload.clone(),
-        response: Some(SavedResponse {
-            status: 201,
-            body: body.clone(),
-            location: Some(location.clone()),
-        }),
-        recorded_at: now,
-        expires_at: now + REQUEST_KEY_LIFETIME,
-    });
-    match intake
-        .cases
-        .open_case(
-            &file.case,
-            &file.timeline[0],
-            WrittenWith {
-                idempotency: guard.as_ref(),
-                ..WrittenWith::default()
-            },
-        )
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(queue = ?file.case.queue, priority = ?file.case.priority, "case opened");
-            Ok(saved_response(&SavedResponse {
+    // Observed in its batches' quality windows and written with them; a window another case
+    // moved first means observing again.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let observed =
+            quality::observe_opening(intake, &assessed, order.order.as_ref(), now).await?;
+        let mut timeline = vec![opened.clone()];
+        timeline.extend(observed.observation.flag.clone());
+        let file = CaseFile {
+            case: observed.case,
+            timeline,
+        };
+        let body =
+            serde_json::to_string(&CaseView::from(&file)).map_err(|_| ApiError::internal())?;
+        // The service metrics' counters (cases, categories, SKUs), written with the case.
+        let counters = aftercare::metrics::case_counter_changes(None, &file.case);
+        let guard = key.clone().map(|key| IdempotencyRecord {
+            key,
+            payload_hash: payload.clone(),
+            response: Some(SavedResponse {
                 status: 201,
-                body,
-                location: Some(location),
-            }))
+                body: body.clone(),
+                location: Some(location.clone()),
+            }),
+            recorded_at: now,
+            expires_at: now + REQUEST_KEY_LIFETIME,
+        });
+        match intake
+            .cases
+            .open_case(
+                &file.case,
+                &file.timeline[0],
+                WrittenWith {
+                    idempotency: guard.as_ref(),
+                    quality: Some(&observed.observation),
+                    counters: &counters,
+                    ..WrittenWith::default()
+                },
+            )
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(queue = ?file.case.queue, priority = ?file.case.priority, "case opened");
+                quality::send_raised(intake, &observed.observation.alerts).await;
+                return Ok(saved_response(&SavedResponse {
+                    status: 201,
+                    body,
+                    location: Some(location),
+                }));
+            }
+            Err(StoreError::Stale) if attempts < quality::OBSERVE_ATTEMPTS => continue,
+            // The key was used before: answer as then, or refuse a different request under it.
+            Err(StoreError::Conflict) if guard.is_some() => {
+                let guard = guard.expect("checked");
+                return earlier_answer(intake, &guard.key, &payload, now)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::conflict(
+                            "The request collided with another; retry it with the same Idempotency-Key.",
+                        )
+                    });
+            }
+            Err(err) => return Err(err.into()),
         }
-        // The key was used before: answer as then, or refuse a different request under it.
-        Err(StoreError::Conflict) if guard.is_some() => {
-            let guard = guard.expect("checked");
-            earlier_answer(intake, &guard.key, &payload, now)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::conflict(
-                        "The request collided with another; retry it with the same Idempotency-Key.",
-                    )
-                })
-        }
-        Err(err) => Err(err.into()),
     }
 }
 
@@ -748,6 +821,14 @@ mod tests {
                 },
             )
         }
+        async fn counter_items_between(
+            &self,
+            _: &str,
+            _: &str,
+            _: &str,
+        ) -> Result<Vec<(String, aftercare::store::Counters)>, StoreError> {
+            Ok(vec![])
+        }
     }
 
     /// The fakes above, as intake's ports.
@@ -761,6 +842,8 @@ mod tests {
         type Counters = FixedCounters;
         type Refunds = NoEarlierRefunds;
         type Clock = FixedClock;
+        type Quality = quality::fakes::NoQualityHistory;
+        type AlertQueue = quality::fakes::NoAlertQueue;
     }
 
     /// Customers who never had a refund.
@@ -789,7 +872,11 @@ mod tests {
             products: ProductCache::default(),
             clock: FixedClock(Utc.with_ymd_and_hms(2026, 11, 11, 0, 5, 0).unwrap()),
             sla: SlaPolicy::default(),
+            survey_delay: aftercare::survey::DEFAULT_DELAY,
             aws_calls: AwsCallCounter::default(),
+            quality: quality::fakes::NoQualityHistory,
+            alert_queue: quality::fakes::NoAlertQueue,
+            alert_policy: AlertPolicy::default(),
             webhook_secrets: WebhookSecrets::parse(
                 r#"{"shopify": {"*": "dev-shopify-secret"}, "woocommerce": {"*": "dev-woo-secret"}}"#,
             )
@@ -1264,6 +1351,67 @@ mod tests {
         )
         .await;
         assert_eq!(longest.status_code, 200, "92 days are allowed");
+    }
+
+    #[tokio::test]
+    async fn the_service_metrics_are_for_supervisors_over_a_valid_period() {
+        let intake = intake();
+        let metrics = |who: Option<(&str, &str)>, query: &str| {
+            let mut r = request("GET /metrics", "/metrics", who, None);
+            r.raw_query_string = Some(query.to_owned());
+            r.query_string_parameters = query
+                .split('&')
+                .filter_map(|pair| pair.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect::<std::collections::HashMap<String, String>>()
+                .into();
+            r
+        };
+        let week = "from=2026-11-05&to=2026-11-11";
+        let response = respond(&intake, &metrics(Some(("s-1", "supervisor")), week)).await;
+        assert_eq!(response.status_code, 200, "{:?}", body(&response));
+        let answer = body(&response);
+        assert_eq!(answer["days"].as_array().unwrap().len(), 7);
+        assert_eq!(answer["days"][6]["day"], "2026-11-11");
+        assert_eq!(
+            answer["period"]["satisfaction_rate"],
+            json!({"rate": null, "numerator": 0, "denominator": 0})
+        );
+
+        assert_eq!(
+            respond(&intake, &metrics(None, week)).await.status_code,
+            401
+        );
+        for role in ["agent", "expert", "customer", "finance"] {
+            let refused = respond(&intake, &metrics(Some(("x", role)), week)).await;
+            assert_eq!(
+                (refused.status_code, body(&refused)["error"]["code"].clone()),
+                (403, json!("forbidden")),
+                "{role}"
+            );
+        }
+        for query in [
+            "",
+            "from=2026-11-05",
+            "to=2026-11-05",
+            "from=2026-11-5&to=2026-11-11",
+            "from=yesterday&to=2026-11-11",
+            "from=2026-11-12&to=2026-11-11",
+            "from=2025-11-10&to=2026-11-11",
+        ] {
+            let refused = respond(&intake, &metrics(Some(("s-1", "supervisor")), query)).await;
+            assert_eq!(
+                (refused.status_code, body(&refused)["error"]["code"].clone()),
+                (422, json!("validation_failed")),
+                "{query}"
+            );
+        }
+        let year = respond(
+            &intake,
+            &metrics(Some(("s-1", "supervisor")), "from=2024-01-01&to=2024-12-31"),
+        )
+        .await;
+        assert_eq!(year.status_code, 200, "366 days (a leap year) are allowed");
     }
 
     #[tokio::test]

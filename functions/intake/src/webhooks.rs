@@ -301,24 +301,38 @@ async fn open_return_case<P: Ports>(
             request.return_id
         )),
     };
-    match intake
-        .cases
-        .open_case(
-            &case,
-            &opened,
-            WrittenWith {
-                idempotency: Some(&key),
-                ..WrittenWith::default()
-            },
-        )
-        .await
-    {
-        Ok(()) => {
-            tracing::info!(case_id = %case.id, "case opened from a return request");
-            Ok(receipt("applied"))
+    // Observed in its batches' quality windows like any case; a window another case moved
+    // first means observing again.
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let observed =
+            crate::quality::observe_opening(intake, &case, order.order.as_ref(), now).await?;
+        // The service metrics' counters, written with the case.
+        let counters = aftercare::metrics::case_counter_changes(None, &observed.case);
+        match intake
+            .cases
+            .open_case(
+                &observed.case,
+                &opened,
+                WrittenWith {
+                    idempotency: Some(&key),
+                    quality: Some(&observed.observation),
+                    counters: &counters,
+                    ..WrittenWith::default()
+                },
+            )
+            .await
+        {
+            Ok(()) => {
+                tracing::info!(case_id = %case.id, "case opened from a return request");
+                crate::quality::send_raised(intake, &observed.observation.alerts).await;
+                return Ok(receipt("applied"));
+            }
+            Err(StoreError::Stale) if attempts < crate::quality::OBSERVE_ATTEMPTS => continue,
+            Err(StoreError::Conflict) => return Ok(receipt("duplicate")),
+            Err(err) => return Err(err.into()),
         }
-        Err(StoreError::Conflict) => Ok(receipt("duplicate")),
-        Err(err) => Err(err.into()),
     }
 }
 

@@ -1,3 +1,7 @@
+// The handler future nests deeply (routes, the dispatcher's sends, the store's writes); the
+// default limit is too low to compute its layout.
+#![recursion_limit = "256"]
+
 use lambda_runtime::{Error, run, service_fn};
 
 fn main() -> Result<(), Error> {
@@ -13,7 +17,7 @@ fn main() -> Result<(), Error> {
 
 async fn serve() -> Result<(), Error> {
     aftercare::telemetry::init();
-    let dispatch = survey_dispatch::SurveyDispatch::from_env()?;
+    let dispatch = survey_dispatch::SurveyDispatch::from_env().await?;
     run(service_fn(|event| {
         survey_dispatch::handle(&dispatch, event)
     }))

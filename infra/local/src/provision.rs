@@ -1,4 +1,5 @@
-//! Creates in the emulator exactly the tables, queues and bucket the template declares.
+//! Creates in the emulator exactly the tables, queues, bucket and SES sender identities the
+//! template declares.
 
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
@@ -146,7 +147,7 @@ async fn create_table(
     Ok(())
 }
 
-/// Creates every table, queue and bucket of the stack.
+/// Creates every table, queue, bucket and SES sender identity of the stack.
 pub async fn provision(stack: &Stack, aws: &aws_config::SdkConfig) -> Result<(), TwinError> {
     let dynamodb = aws_sdk_dynamodb::Client::new(aws);
     for table in &stack.tables {
@@ -170,6 +171,15 @@ pub async fn provision(stack: &Stack, aws: &aws_config::SdkConfig) -> Result<(),
             .send()
             .await
             .map_err(|e| fail(&format!("create bucket {}", bucket.name), e))?;
+    }
+    // moto sends only from identities it knows, and treats every one it knows as verified.
+    let ses = aws_sdk_sesv2::Client::new(aws);
+    for identity in &stack.email_identities {
+        ses.create_email_identity()
+            .email_identity(identity)
+            .send()
+            .await
+            .map_err(|e| fail(&format!("create SES identity {identity}"), e))?;
     }
     Ok(())
 }

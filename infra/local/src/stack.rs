@@ -13,6 +13,9 @@ pub struct Stack {
     pub tables: Vec<TableSpec>,
     pub queues: Vec<QueueSpec>,
     pub buckets: Vec<BucketSpec>,
+    /// SES sender identities (`AWS::SES::EmailIdentity`): created, and so verified, in the
+    /// emulator, which refuses to send from any other address.
+    pub email_identities: Vec<String>,
     pub functions: Vec<FunctionSpec>,
     pub routes: Vec<Route>,
     pub authorizer: Option<JwtAuthorizer>,
@@ -134,6 +137,7 @@ impl Stack {
             tables: Vec::new(),
             queues: Vec::new(),
             buckets: Vec::new(),
+            email_identities: Vec::new(),
             functions: Vec::new(),
             routes: Vec::new(),
             authorizer: None,
@@ -199,6 +203,14 @@ impl Stack {
                 logical: logical.into(),
                 name: t.physical_name(logical),
             });
+        }
+
+        for (logical, properties) in t.resources_of("AWS::SES::EmailIdentity") {
+            let resolved = t.resolve(&Value::Object(properties.clone()))?;
+            let identity = text(resolved.get("EmailIdentity")).ok_or_else(|| {
+                TwinError::Template(format!("{logical}: EmailIdentity is missing"))
+            })?;
+            stack.email_identities.push(identity);
         }
 
         for (logical, properties) in t.resources_of("AWS::Serverless::HttpApi") {
@@ -351,6 +363,7 @@ impl Stack {
             "AWS::DynamoDB::Table",
             "AWS::SQS::Queue",
             "AWS::S3::Bucket",
+            "AWS::SES::EmailIdentity",
             "AWS::Serverless::Function",
             "AWS::Serverless::HttpApi",
         ];

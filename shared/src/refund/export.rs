@@ -76,7 +76,7 @@ fn push_row(csv: &mut String, fields: impl IntoIterator<Item = String>) {
 }
 
 /// One field, guarded against formulas, then quoted if it must be.
-fn field(raw: &str) -> String {
+pub(crate) fn field(raw: &str) -> String {
     let guarded = if raw.starts_with(['=', '+', '-', '@', '\t', '\r']) {
         format!("'{raw}")
     } else {

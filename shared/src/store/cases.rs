@@ -24,9 +24,11 @@ use ulid::Ulid;
 
 use super::StoreError;
 use super::customers::record_opening;
-use super::dynamo::{corrupt, store_error};
+use super::dynamo::{corrupt, failed_conditions, store_error};
 use super::idempotency::record_put;
+use super::quality::{QualityObservation, is_window_write, observation_writes};
 use super::refunds::opening_writes;
+use super::surveys::scheduling_update;
 use crate::case::{
     Case, CaseId, CaseLine, CaseStatus, Description, OrderId, Priority, Queue, TimelineEntry,
 };
@@ -39,6 +41,7 @@ use crate::refund::Refund;
 use crate::remedy::RemedyDecision;
 use crate::service_levels::CounterChange;
 use crate::sla::{SlaClocks, TIMER_SHARDS, timer_shard};
+use crate::survey::Survey;
 use crate::workflow::Resolution;
 
 const CASE_ENTRY: &str = "case";
@@ -88,6 +91,11 @@ pub struct WrittenWith<'a> {
     pub counters: &'a [CounterChange],
     /// The refund request a refund resolution opens.
     pub refund: Option<&'a Refund>,
+    /// What opening the case changed in its batches' quality windows, and the alerts it
+    /// raised (see [`QualityObservation`]).
+    pub quality: Option<&'a QualityObservation>,
+    /// The satisfaction survey a resolution schedules (kept as it is if the case has one).
+    pub survey: Option<&'a Survey>,
 }
 
 /// Where cases live.
@@ -147,6 +155,8 @@ pub struct DynamoCaseStore {
     customers_table: Option<String>,
     metrics_table: Option<String>,
     refunds_table: Option<String>,
+    quality_table: Option<String>,
+    surveys_table: Option<String>,
 }
 
 impl DynamoCaseStore {
@@ -158,7 +168,16 @@ impl DynamoCaseStore {
             customers_table: None,
             metrics_table: None,
             refunds_table: None,
+            quality_table: None,
+            surveys_table: None,
         }
+    }
+
+    /// Where the quality windows and alerts an opened case changes are written (in the
+    /// case's transaction).
+    pub fn with_quality_table(mut self, table: impl Into<String>) -> Self {
+        self.quality_table = Some(table.into());
+        self
     }
 
     /// Where the SLA overview's counters go: every case change that moves them writes them in
@@ -209,6 +228,22 @@ impl DynamoCaseStore {
             })?;
             writes.extend(opening_writes(table, refund)?);
         }
+        if let Some(observation) = written_with.quality.filter(|o| !o.is_empty()) {
+            let table = self.quality_table.as_deref().ok_or_else(|| {
+                StoreError::Rejected("no quality table configured for the case store".into())
+            })?;
+            writes.extend(observation_writes(table, observation)?);
+        }
+        if let Some(survey) = written_with.survey {
+            let table = self.surveys_table.as_deref().ok_or_else(|| {
+                StoreError::Rejected("no surveys table configured for the case store".into())
+            })?;
+            writes.push(
+                TransactWriteItem::builder()
+                    .update(scheduling_update(table, survey)?)
+                    .build(),
+            );
+        }
         Ok(writes)
     }
 
@@ -222,6 +257,12 @@ impl DynamoCaseStore {
     /// Where a refund resolution's request is written (with the case, in one transaction).
     pub fn with_refunds_table(mut self, table: impl Into<String>) -> Self {
         self.refunds_table = Some(table.into());
+        self
+    }
+
+    /// Where a resolution's survey is scheduled (with the case, in one transaction).
+    pub fn with_surveys_table(mut self, table: impl Into<String>) -> Self {
+        self.surveys_table = Some(table.into());
         self
     }
 
@@ -358,7 +399,7 @@ impl TryFrom<CaseItem> for Case {
 }
 
 /// Atomic additions to one counter item of the metrics table (key `series`, `period`).
-fn counter_update(table: &str, change: &CounterChange) -> Result<Update, StoreError> {
+pub(crate) fn counter_update(table: &str, change: &CounterChange) -> Result<Update, StoreError> {
     let mut update = Update::builder()
         .table_name(table)
         .key("series", AttributeValue::S(change.series.clone()))
@@ -435,19 +476,16 @@ impl CaseStore for DynamoCaseStore {
             .condition_expression("attribute_not_exists(case_id)")
             .build()
             .map_err(|e| StoreError::Rejected(e.to_string()))?;
-        let mut transaction = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(case_put).build())
-            .transact_items(
-                TransactWriteItem::builder()
-                    .put(timeline_put(&self.table, &case.id, first_entry)?)
-                    .build(),
-            );
+        let mut items = vec![
+            TransactWriteItem::builder().put(case_put).build(),
+            TransactWriteItem::builder()
+                .put(timeline_put(&self.table, &case.id, first_entry)?)
+                .build(),
+        ];
         let customers = self.customers_table.as_deref().ok_or_else(|| {
             StoreError::Rejected("no customers table configured for the case store".into())
         })?;
-        transaction = transaction.transact_items(
+        items.push(
             TransactWriteItem::builder()
                 .update(record_opening(
                     customers,
@@ -456,11 +494,41 @@ impl CaseStore for DynamoCaseStore {
                 )?)
                 .build(),
         );
-        for write in self.companion_writes(written_with)? {
-            transaction = transaction.transact_items(write);
+        if let Some(flag) = written_with.quality.and_then(|q| q.flag.as_ref()) {
+            items.push(
+                TransactWriteItem::builder()
+                    .put(timeline_put(&self.table, &case.id, flag)?)
+                    .build(),
+            );
         }
-        transaction.send().await.map_err(store_error)?;
-        Ok(())
+        items.extend(self.companion_writes(written_with)?);
+        let sent = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items.clone()))
+            .send()
+            .await;
+        match sent {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                // A window observed at a version another opening has since moved is no
+                // "already exists": the caller observes again and retries.
+                let failed = failed_conditions(&err);
+                let stale = self.quality_table.as_deref().is_some_and(|table| {
+                    !failed.is_empty()
+                        && failed.iter().all(|&i| {
+                            items
+                                .get(i)
+                                .is_some_and(|item| is_window_write(item, table))
+                        })
+                });
+                Err(if stale {
+                    StoreError::Stale
+                } else {
+                    store_error(err)
+                })
+            }
+        }
     }
 
     async fn record_change(

@@ -30,6 +30,15 @@ pub trait CounterStore: Send + Sync {
         from: &str,
         to: &str,
     ) -> impl Future<Output = Result<Vec<Counters>, StoreError>> + Send;
+
+    /// As [`CounterStore::counters_between`], each item with its period (for figures per
+    /// day); one Query, paginated.
+    fn counter_items_between(
+        &self,
+        series: &str,
+        from: &str,
+        to: &str,
+    ) -> impl Future<Output = Result<Vec<(String, Counters)>, StoreError>> + Send;
 }
 
 #[derive(Debug, Clone)]
@@ -78,6 +87,20 @@ impl CounterStore for DynamoCounterStore {
         from: &str,
         to: &str,
     ) -> Result<Vec<Counters>, StoreError> {
+        Ok(self
+            .counter_items_between(series, from, to)
+            .await?
+            .into_iter()
+            .map(|(_, counters)| counters)
+            .collect())
+    }
+
+    async fn counter_items_between(
+        &self,
+        series: &str,
+        from: &str,
+        to: &str,
+    ) -> Result<Vec<(String, Counters)>, StoreError> {
         let mut pages = self
             .client
             .query()
@@ -92,7 +115,16 @@ impl CounterStore for DynamoCounterStore {
             .send();
         let mut all = Vec::new();
         while let Some(item) = pages.next().await {
-            all.push(numbers(item.map_err(store_error)?));
+            let item = item.map_err(store_error)?;
+            let period = match item.get("period") {
+                Some(AttributeValue::S(period)) => period.clone(),
+                _ => {
+                    return Err(StoreError::Corrupt(
+                        "a counter item without a period".into(),
+                    ));
+                }
+            };
+            all.push((period, numbers(item)));
         }
         Ok(all)
     }

@@ -12,8 +12,11 @@ mod idempotency;
 mod metrics;
 mod orders;
 mod photos;
+mod quality;
 mod refund_history;
 mod refunds;
+mod reports;
+mod surveys;
 
 pub use cases::{
     CaseFile, CasePage, CaseStore, DynamoCaseStore, SlaTimerIndex, WrittenWith, case_item,
@@ -23,9 +26,15 @@ pub use idempotency::{DynamoIdempotencyStore, IdempotencyStore};
 pub use metrics::{CounterStore, Counters, DynamoCounterStore};
 pub use orders::{ComplaintFacts, DynamoOrderStore, OrderStore, WebhookOutcome};
 pub use photos::{PhotoBucket, PhotoObject, S3PhotoBucket, SignedRequest, evidence_links};
+pub use quality::{AlertPage, DynamoQualityStore, QualityObservation, QualityStore};
 pub use refund_history::RefundHistory;
 pub use refunds::{
     AuditRecord, DynamoRefundStore, RefundFile, RefundFilter, RefundPage, RefundStore,
+};
+pub use reports::{ReportBucket, S3ReportBucket, daily_report_key};
+pub use surveys::{
+    DynamoSurveyStore, Recipient, Settlement, StoredSurvey, SurveyChannel, SurveyClaim,
+    SurveyStore, due_shard,
 };
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.
@@ -46,4 +55,8 @@ pub enum StoreError {
     /// An item in the store does not have the shape we wrote.
     #[error("a stored item is unreadable: {0}")]
     Corrupt(String),
+    /// A record the write was decided on (a batch's quality window) changed since it was
+    /// read: read it again, decide again, write again.
+    #[error("a record this write was decided on changed since it was read")]
+    Stale,
 }

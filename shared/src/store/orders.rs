@@ -9,6 +9,11 @@
 //!
 //! Every webhook is written in one transaction together with its idempotency record, so a
 //! redelivery changes nothing and a crash never leaves half an order.
+//!
+//! The first recording of an order's snapshot also adds the order to the sales counters
+//! ([`crate::metrics::order_counter_changes`]) in that transaction, conditional on the order
+//! having no snapshot yet: updates, redeliveries and a second first-recording racing this one
+//! (it fails the condition and is written again as an update) never count it twice.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -20,6 +25,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, Put, TransactWr
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
+use super::cases::counter_update;
 use super::customers::{case_history, customer_key};
 use super::dynamo::{corrupt, store_error};
 use super::idempotency::record_put;
@@ -27,6 +33,7 @@ use crate::clock::rfc3339;
 use crate::customer::CaseHistory;
 use crate::idempotency::IdempotencyRecord;
 use crate::order::{OrderFile, line_item_reference, order_reference};
+use crate::service_levels::CounterChange;
 use crate::storefront::{Delivery, Platform, RecordedRefund, StoreOrder};
 
 const ORDER_ENTRY: &str = "order";
@@ -34,8 +41,10 @@ const LINE_PREFIX: &str = "line#";
 const DELIVERY_PREFIX: &str = "delivery:";
 const REFUND_PREFIX: &str = "refund:";
 const SNAPSHOT: &str = "snapshot";
-/// DynamoDB takes 100 items per transaction; the order and the idempotency record take two.
-const MAX_JOINED_LINES: usize = 98;
+/// DynamoDB takes 100 items per transaction.
+const MAX_TRANSACTION_ITEMS: usize = 100;
+/// Attempts at a first recording whose transaction collided with another on a counter.
+const CONFLICT_ATTEMPTS: u32 = 4;
 /// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
 const BATCH_GET_ATTEMPTS: u32 = 5;
 
@@ -113,6 +122,7 @@ pub struct DynamoOrderStore {
     table: String,
     idempotency_table: String,
     customers_table: String,
+    metrics_table: Option<String>,
 }
 
 impl DynamoOrderStore {
@@ -127,7 +137,33 @@ impl DynamoOrderStore {
             table: table.into(),
             idempotency_table: idempotency_table.into(),
             customers_table: customers_table.into(),
+            metrics_table: None,
         }
+    }
+
+    /// Where the sales counters go (written with an order's first snapshot); without it
+    /// orders are not counted.
+    pub fn with_metrics_table(mut self, table: impl Into<String>) -> Self {
+        self.metrics_table = Some(table.into());
+        self
+    }
+
+    /// Whether the order's snapshot was recorded before (one strongly consistent GetItem of
+    /// one attribute).
+    async fn recorded_before(&self, reference: &str) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(Self::order_key(reference)))
+            .projection_expression("source_updated_at")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output
+            .item
+            .is_some_and(|item| item.contains_key("source_updated_at")))
     }
 
     fn order_key(reference: &str) -> HashMap<String, AttributeValue> {
@@ -148,7 +184,7 @@ impl DynamoOrderStore {
         &self,
         reference: &str,
         attributes: Vec<(String, AttributeValue)>,
-        condition: Option<(&str, (&str, AttributeValue))>,
+        condition: Option<(&str, Vec<(&str, AttributeValue)>)>,
     ) -> Result<Update, StoreError> {
         let mut update = Update::builder()
             .table_name(&self.table)
@@ -161,10 +197,11 @@ impl DynamoOrderStore {
                 .expression_attribute_values(format!(":a{i}"), value);
         }
         update = update.update_expression(format!("SET {}", assignments.join(", ")));
-        if let Some((expression, (placeholder, value))) = condition {
-            update = update
-                .condition_expression(expression)
-                .expression_attribute_values(placeholder, value);
+        if let Some((expression, values)) = condition {
+            update = update.condition_expression(expression);
+            for (placeholder, value) in values {
+                update = update.expression_attribute_values(placeholder, value);
+            }
         }
         update
             .build()
@@ -271,6 +308,91 @@ impl DynamoOrderStore {
         }
     }
 
+    /// Writes the order's snapshot with its line joins; with `first`, as its first recording
+    /// (conditional on no snapshot being stored) together with its sales counters.
+    async fn write_order(
+        &self,
+        order: &StoreOrder,
+        reference: &str,
+        key: &IdempotencyRecord,
+        first: Option<(&str, &[CounterChange])>,
+    ) -> Result<WebhookOutcome, StoreError> {
+        let updated = AttributeValue::S(rfc3339(order.source_updated_at));
+        let mut attributes = vec![
+            (SNAPSHOT.to_owned(), attribute(order)?),
+            (
+                "ordered_at".to_owned(),
+                AttributeValue::S(rfc3339(order.placed_at)),
+            ),
+            ("source_updated_at".to_owned(), updated.clone()),
+        ];
+        if let Some(customer) = &order.customer_id {
+            attributes.push((
+                "customer_id".to_owned(),
+                AttributeValue::S(customer.clone()),
+            ));
+        }
+        // Deliveries and refunds may have arrived first: the update keeps their attributes.
+        let condition = match first {
+            Some(_) => ("attribute_not_exists(source_updated_at)", vec![]),
+            None => (
+                "attribute_not_exists(source_updated_at) OR source_updated_at < :updated",
+                vec![(":updated", updated)],
+            ),
+        };
+        let order_update = self.order_update(reference, attributes, Some(condition))?;
+        let mut items = vec![TransactWriteItem::builder().update(order_update).build()];
+        if let Some((table, counters)) = first {
+            for change in counters {
+                items.push(
+                    TransactWriteItem::builder()
+                        .update(counter_update(table, change)?)
+                        .build(),
+                );
+            }
+        }
+        // The idempotency record is the last of the 100 items a transaction takes.
+        let room = MAX_TRANSACTION_ITEMS.saturating_sub(items.len() + 1);
+        for line in order.lines.iter().take(room) {
+            let join = put(
+                &self.table,
+                LineItem {
+                    order_id: reference.to_owned(),
+                    entry: format!("{LINE_PREFIX}{}", line.line_item_id),
+                    line_item_key: line_item_reference(
+                        order.platform,
+                        &order.store,
+                        &line.line_item_id,
+                    ),
+                },
+            )?;
+            items.push(TransactWriteItem::builder().put(join).build());
+        }
+        if order.lines.len() > room {
+            tracing::warn!(
+                lines = order.lines.len(),
+                "order has more lines than one transaction joins; returns of the rest need the order id"
+            );
+        }
+        // The counter items are shared by every order of a day shard (and of a batch), so in a
+        // burst two orders' transactions may collide: DynamoDB cancels one, which is retried
+        // here a few times before the storefront is asked to deliver again (503).
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.write(key, items.clone()).await {
+                Err(StoreError::Unavailable(reason))
+                    if first.is_some()
+                        && attempt < CONFLICT_ATTEMPTS
+                        && reason.contains("TransactionConflict") =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// Sets one delivery's or refund's attribute on the order item, with the idempotency record.
     async fn write_attribute(
         &self,
@@ -295,53 +417,20 @@ impl OrderStore for DynamoOrderStore {
         key: &IdempotencyRecord,
     ) -> Result<WebhookOutcome, StoreError> {
         let reference = order_reference(order.platform, &order.store, &order.order_id);
-        let updated = AttributeValue::S(rfc3339(order.source_updated_at));
-        let mut attributes = vec![
-            (SNAPSHOT.to_owned(), attribute(order)?),
-            (
-                "ordered_at".to_owned(),
-                AttributeValue::S(rfc3339(order.placed_at)),
-            ),
-            ("source_updated_at".to_owned(), updated.clone()),
-        ];
-        if let Some(customer) = &order.customer_id {
-            attributes.push((
-                "customer_id".to_owned(),
-                AttributeValue::S(customer.clone()),
-            ));
+        if let Some(metrics) = self.metrics_table.as_deref()
+            && !self.recorded_before(&reference).await?
+        {
+            let counters = crate::metrics::order_counter_changes(order, &reference);
+            let counted = self
+                .write_order(order, &reference, key, Some((metrics, &counters)))
+                .await?;
+            // Stale here means another delivery recorded the order first: it was counted
+            // there, and this one is an update like any other.
+            if counted != WebhookOutcome::Stale {
+                return Ok(counted);
+            }
         }
-        // Deliveries and refunds may have arrived first: the update keeps their attributes.
-        let order_update = self.order_update(
-            &reference,
-            attributes,
-            Some((
-                "attribute_not_exists(source_updated_at) OR source_updated_at < :updated",
-                (":updated", updated),
-            )),
-        )?;
-        let mut items = vec![TransactWriteItem::builder().update(order_update).build()];
-        for line in order.lines.iter().take(MAX_JOINED_LINES) {
-            let join = put(
-                &self.table,
-                LineItem {
-                    order_id: reference.clone(),
-                    entry: format!("{LINE_PREFIX}{}", line.line_item_id),
-                    line_item_key: line_item_reference(
-                        order.platform,
-                        &order.store,
-                        &line.line_item_id,
-                    ),
-                },
-            )?;
-            items.push(TransactWriteItem::builder().put(join).build());
-        }
-        if order.lines.len() > MAX_JOINED_LINES {
-            tracing::warn!(
-                lines = order.lines.len(),
-                "order has more lines than one transaction joins; returns of the rest need the order id"
-            );
-        }
-        self.write(key, items).await
+        self.write_order(order, &reference, key, None).await
     }
 
     async fn record_delivery(

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Survey, SurveyLanguage, SurveyRefusal, SurveyToken};
 use crate::case::{CaseId, InvalidField};
-use crate::storefront;
+use crate::storefront::{self, Platform};
 
 /// The header with the base64 HMAC-SHA256 of `"<timestamp>.<body>"`.
 pub const SIGNATURE_HEADER: &str = "X-Aftercare-Signature";
@@ -61,6 +61,106 @@ impl SurveyBaseUrl {
     pub fn link(&self, token: &SurveyToken) -> String {
         format!("{}/surveys/{}", self.0, token.as_str())
     }
+
+    /// `<base>/surveys/<token>/opt-out`: the page that asks for no more surveys (it calls
+    /// `POST /surveys/{token}/opt-out`).
+    pub fn opt_out_link(&self, token: &SurveyToken) -> String {
+        format!("{}/opt-out", self.link(token))
+    }
+}
+
+/// The stores that announce surveys themselves (app push, SMS, WeChat): the template's
+/// `SurveyWebhookUrls`, `"<platform>:<store>=<url>,…"` (empty: none), e.g.
+/// `generic:glow-lab-tmall=https://hooks.glow-lab.example/aftercare/surveys`.
+///
+/// A URL must be `https://`. The one exception is a loopback host (`127.0.0.1`, `localhost`,
+/// `[::1]`) over `http://`: the local twin's test receiver. It is no hole in production, where
+/// a Lambda's loopback reaches nothing but the function itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SurveyWebhookTargets(Vec<(Platform, String, String)>);
+
+impl SurveyWebhookTargets {
+    pub fn parse(raw: &str) -> Result<Self, InvalidField> {
+        let invalid = |reason: String| InvalidField::new("survey_webhook_urls", reason);
+        let mut targets = Vec::new();
+        for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (store, url) = entry
+                .split_once('=')
+                .ok_or_else(|| invalid(format!("{entry:?} is not <platform>:<store>=<url>")))?;
+            let (platform, store) = store
+                .trim()
+                .split_once(':')
+                .ok_or_else(|| invalid(format!("{store:?} is not <platform>:<store>")))?;
+            let platform = match platform {
+                "shopify" => Platform::Shopify,
+                "woocommerce" => Platform::WooCommerce,
+                "generic" => Platform::Generic,
+                other => {
+                    return Err(invalid(format!(
+                        "{other:?} is not a platform (shopify, woocommerce, generic)"
+                    )));
+                }
+            };
+            let store = crate::order::store_key(store);
+            if store.is_empty() {
+                return Err(invalid(format!("{entry:?} names no store")));
+            }
+            let url = url.trim();
+            if !webhook_url_allowed(url) {
+                return Err(invalid(format!(
+                    "{url:?} must be an https:// URL (http:// only to a loopback host)"
+                )));
+            }
+            if targets
+                .iter()
+                .any(|(p, s, _)| *p == platform && *s == store)
+            {
+                return Err(invalid(format!("{platform}:{store} is listed twice")));
+            }
+            targets.push((platform, store, url.to_owned()));
+        }
+        Ok(SurveyWebhookTargets(targets))
+    }
+
+    /// The URL of the store an order reference (`<platform>:<store>:<order id>`) names.
+    pub fn for_order(&self, order_reference: &str) -> Option<(Platform, &str, &str)> {
+        let mut parts = order_reference.splitn(3, ':');
+        let (platform, store) = (parts.next()?, parts.next()?);
+        self.0
+            .iter()
+            .find(|(p, s, _)| p.as_str() == platform && *s == store)
+            .map(|(p, s, url)| (*p, s.as_str(), url.as_str()))
+    }
+
+    /// Every configured store.
+    pub fn stores(&self) -> impl Iterator<Item = (Platform, &str)> {
+        self.0.iter().map(|(p, s, _)| (*p, s.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `https://<host>…`, or `http://` to a loopback host; no spaces, no userinfo.
+fn webhook_url_allowed(url: &str) -> bool {
+    let (rest, loopback_only) = match (url.strip_prefix("https://"), url.strip_prefix("http://")) {
+        (Some(rest), _) => (rest, false),
+        (None, Some(rest)) => (rest, true),
+        _ => return false,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.is_empty()
+        || authority.contains('@')
+        || url.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return false;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    !loopback_only || matches!(host, "127.0.0.1" | "localhost" | "::1")
 }
 
 /// Text for HTML content and attribute values.
@@ -106,7 +206,7 @@ fn email_text(language: SurveyLanguage) -> EmailText {
             button: "为本次服务评分",
             fallback: "如果按钮无法打开，请复制以下链接到浏览器：",
             validity: "链接 28 天内有效，无需登录。",
-            opt_out: "如不希望再收到满意度调查，请告诉我们的客服，我们将不再发送。",
+            opt_out: "如不希望再收到满意度调查，请点击此处退订：",
         },
         SurveyLanguage::En => EmailText {
             subject: "How did we do with your request?",
@@ -117,8 +217,7 @@ fn email_text(language: SurveyLanguage) -> EmailText {
             button: "Rate our service",
             fallback: "If the button does not open, copy this link into your browser:",
             validity: "The link works for 28 days and needs no login.",
-            opt_out: "If you would rather not receive surveys, tell our customer service and \
-                      we will stop sending them.",
+            opt_out: "If you would rather not receive surveys, unsubscribe here:",
         },
     }
 }
@@ -132,12 +231,14 @@ impl SurveyEmail {
     ) -> SurveyEmail {
         let text = email_text(language);
         let link = base_url.link(token);
+        let opt_out_link = base_url.opt_out_link(token);
         let text_body = format!(
-            "{}\n\n{}\n\n{link}\n\n{}\n\n{}\n",
+            "{}\n\n{}\n\n{link}\n\n{}\n\n{} {opt_out_link}\n",
             text.greeting, text.intro, text.validity, text.opt_out
         );
         let e = escape_html;
         let href = e(&link);
+        let opt_out_href = e(&opt_out_link);
         let mut html_body = String::new();
         // Writing to a String cannot fail.
         let _ = write!(
@@ -150,7 +251,8 @@ impl SurveyEmail {
              background: #8a5a44; color: #fff; text-decoration: none; border-radius: 4px;\">\
              {button}</a></p>\n\
              <p>{fallback}<br>\n<a href=\"{href}\">{href}</a></p>\n\
-             <p>{validity}</p>\n<p style=\"font-size: small; color: #666;\">{opt_out}</p>\n\
+             <p>{validity}</p>\n<p style=\"font-size: small; color: #666;\">{opt_out} \
+             <a href=\"{opt_out_href}\">{opt_out_href}</a></p>\n\
              </body>\n</html>\n",
             lang = e(language.as_str()),
             subject = e(text.subject),
@@ -204,7 +306,7 @@ impl SurveyWebhook {
             event: SurveyWebhookEvent::SurveyReady,
             case_id: survey.case_id,
             customer_id: survey.customer_id.clone(),
-            language: survey.language,
+            language: survey.language(),
             survey_url: base_url.link(token),
             expires_at,
         })
@@ -314,6 +416,9 @@ mod tests {
             assert!(email.html_body.contains(&format!("href=\"{link}\"")));
             assert!(email.html_body.contains(&format!("lang=\"{language}\"")));
             assert!(email.text_body.contains("28"));
+            let opt_out = format!("{link}/opt-out");
+            assert!(email.text_body.contains(&opt_out));
+            assert!(email.html_body.contains(&format!("href=\"{opt_out}\"")));
         }
         assert_eq!(SURVEY_LIFETIME, Duration::days(28), "the texts say 28 days");
         let zh = SurveyEmail::render(SurveyLanguage::ZhCn, &base(), &token);
@@ -412,5 +517,50 @@ mod tests {
         }
         assert!(!verify(secret, body, ts, "", now));
         assert!(!verify(secret, body, ts, "not base64!", now));
+    }
+
+    #[test]
+    fn webhook_targets_are_https_per_store_with_a_loopback_exception() {
+        let targets = SurveyWebhookTargets::parse(
+            " generic:Glow-Lab=https://hooks.glow.example/s , shopify:brand.myshopify.com=http://127.0.0.1:9000/h",
+        )
+        .unwrap();
+        assert_eq!(
+            targets.for_order("generic:glow-lab:4021"),
+            Some((
+                Platform::Generic,
+                "glow-lab",
+                "https://hooks.glow.example/s"
+            ))
+        );
+        assert_eq!(
+            targets
+                .for_order("shopify:brand.myshopify.com:1")
+                .map(|t| t.2),
+            Some("http://127.0.0.1:9000/h")
+        );
+        assert_eq!(targets.for_order("generic:other:1"), None);
+        assert_eq!(targets.for_order("nonsense"), None);
+        assert_eq!(targets.stores().count(), 2);
+        assert!(SurveyWebhookTargets::parse("").unwrap().is_empty());
+        for bad in [
+            "generic:a=http://hooks.example/s",
+            "generic:a=http://127.0.0.1.evil.example/s",
+            "generic:a=ftp://x",
+            "generic:a=https://user@x.example/",
+            "generic:a=https://",
+            "magento:a=https://x.example",
+            "generic=https://x.example",
+            "generic:a",
+            "generic:a=https://x.example,generic:A=https://y.example",
+        ] {
+            assert_eq!(
+                SurveyWebhookTargets::parse(bad).unwrap_err().field,
+                "survey_webhook_urls",
+                "{bad:?}"
+            );
+        }
+        assert!(SurveyWebhookTargets::parse("generic:a=http://localhost:8080/x").is_ok());
+        assert!(SurveyWebhookTargets::parse("generic:a=http://[::1]:8080/x").is_ok());
     }
 }

@@ -3,12 +3,16 @@
 //! these functions return.
 //!
 //! The life of a survey, one per case (CSAT practice of Zendesk and Chatwoot):
-//! 1. The case is resolved: [`schedule`] decides whether a survey is due (never to a customer
-//!    who opted out) and when: resolution + the delay ([`DEFAULT_DELAY`], 24 h). Its
-//!    [`SurveyDue`] is the `surveys-due` message body and [`Survey::due`] the stored record.
-//! 2. The dispatcher [`Survey::send`]s it with a fresh [`SurveyToken`]. Only the token's
-//!    [`TokenHash`] is stored; the token lives only in the link of the e-mail or the webhook
-//!    ([`message`]), valid [`SURVEY_LIFETIME`] (28 days) from sending.
+//! 1. The case is resolved: [`schedule`] decides when the survey is due: resolution + the
+//!    delay ([`DEFAULT_DELAY`], 24 h). [`Survey::due`] is the stored record, written with the
+//!    resolution; a sweep puts its [`SurveyDue`] on the `surveys-due` queue once due.
+//! 2. The dispatcher [`Survey::send`]s it with a fresh [`SurveyToken`] per channel (e-mail,
+//!    the store's webhook), in the language of the order's locale, never to a customer who
+//!    opted out. Only each token's [`TokenHash`] is stored; the token lives only in the link
+//!    of the e-mail or the webhook ([`message`]), valid [`SURVEY_LIFETIME`] (28 days) from
+//!    sending. Each channel has its own token so that a channel retried after the other one
+//!    went out gets a link of its own, without the first link (which we cannot rebuild from
+//!    its hash) changing.
 //! 3. `GET /surveys/{token}` shows the [`questions()`]; `POST /surveys/{token}` records one
 //!    [`SurveyResponse`] ([`answer`]). A malformed token is answered like an unknown one (404),
 //!    so the API does not tell which tokens could exist.
@@ -28,9 +32,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::case::{Case, CaseId, InvalidField};
+use crate::metrics;
+use crate::service_levels::CounterChange;
 
 pub use message::{
-    SurveyBaseUrl, SurveyEmail, SurveyWebhook, WebhookSignature, sign_webhook, verify_webhook,
+    SurveyBaseUrl, SurveyEmail, SurveyWebhook, SurveyWebhookTargets, WebhookSignature,
+    sign_webhook, verify_webhook,
 };
 pub use questions::{SurveyQuestions, questions};
 
@@ -503,9 +510,6 @@ pub enum SurveyRefusal {
     /// unknown token.
     #[error("there is no survey at this link")]
     NotSent,
-    /// The dispatcher got the survey before its time (leave it for later).
-    #[error("the survey is not due until {due_at}")]
-    NotDue { due_at: DateTime<Utc> },
     /// The dispatcher got the survey again: it went out once, it never goes out twice.
     #[error("the survey was already sent")]
     AlreadySent,
@@ -519,14 +523,13 @@ pub enum SurveyRefusal {
 }
 
 impl SurveyRefusal {
-    /// 404 (no such survey), 409 (answered, or already sent / not due / opted out for the
-    /// dispatcher, which drops or delays the message rather than answering HTTP), 410 (expired).
+    /// 404 (no such survey), 409 (answered, or already sent / opted out for the dispatcher,
+    /// which drops the message rather than answering HTTP), 410 (expired).
     pub fn status(&self) -> u16 {
         match self {
             SurveyRefusal::NotSent => 404,
             SurveyRefusal::Expired { .. } => 410,
-            SurveyRefusal::NotDue { .. }
-            | SurveyRefusal::AlreadySent
+            SurveyRefusal::AlreadySent
             | SurveyRefusal::OptedOut
             | SurveyRefusal::AlreadyAnswered => 409,
         }
@@ -536,7 +539,6 @@ impl SurveyRefusal {
     pub fn code(&self) -> &'static str {
         match self {
             SurveyRefusal::NotSent => "survey_not_found",
-            SurveyRefusal::NotDue { .. } => "survey_not_due",
             SurveyRefusal::AlreadySent => "survey_already_sent",
             SurveyRefusal::OptedOut => "survey_opted_out",
             SurveyRefusal::AlreadyAnswered => "survey_already_answered",
@@ -546,13 +548,16 @@ impl SurveyRefusal {
 }
 
 /// The `surveys-due` message: a case was resolved and its customer will be asked. It carries
-/// everything the stored [`Survey`] starts from, so the dispatcher needs no case read.
+/// everything the stored [`Survey`] starts from, and the keys of the customer and the order
+/// the dispatcher reads (opt-out, e-mail address, locale), so it needs no case read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SurveyDue {
     #[serde(with = "crate::refund::case_id_text")]
     pub case_id: CaseId,
     pub customer_id: String,
-    pub language: SurveyLanguage,
+    /// The case's order reference (`<platform>:<store>:<order id>`): the orders table's key,
+    /// and the store whose webhook announces the survey.
+    pub order_reference: String,
     /// `"<role>:<subject>"` of who resolved the case: the rating is theirs.
     pub resolved_by: String,
     pub resolved_at: DateTime<Utc>,
@@ -568,11 +573,12 @@ impl SurveyDue {
 }
 
 /// A case was resolved at `resolved_at` by `resolved_by`: the survey due `delay` later (a
-/// negative delay counts as none), or `None` when the customer opted out.
+/// negative delay counts as none), or `None` when the customer opted out. The language is
+/// not decided here: it is the order's locale when the survey is sent.
 pub fn schedule(
     case_id: CaseId,
     customer_id: &str,
-    locale: Option<&str>,
+    order_reference: &str,
     resolved_by: &str,
     resolved_at: DateTime<Utc>,
     delay: Duration,
@@ -584,7 +590,7 @@ pub fn schedule(
     Some(SurveyDue {
         case_id,
         customer_id: customer_id.to_owned(),
-        language: SurveyLanguage::from_locale(locale),
+        order_reference: order_reference.to_owned(),
         resolved_by: resolved_by.to_owned(),
         resolved_at,
         due_at: later(resolved_at, delay.max(Duration::zero())),
@@ -592,17 +598,12 @@ pub fn schedule(
 }
 
 /// [`schedule`] for a resolved case: `None` also when the case has no resolution.
-pub fn schedule_for_case(
-    case: &Case,
-    locale: Option<&str>,
-    delay: Duration,
-    opted_out: bool,
-) -> Option<SurveyDue> {
+pub fn schedule_for_case(case: &Case, delay: Duration, opted_out: bool) -> Option<SurveyDue> {
     let resolution = case.resolution.as_ref()?;
     schedule(
         case.id,
         &case.customer_id,
-        locale,
+        case.order_id.as_str(),
         &resolution.by,
         resolution.at,
         delay,
@@ -612,20 +613,28 @@ pub fn schedule_for_case(
 
 /// The survey of one case, as the surveys table holds it (key `case_id`).
 ///
-/// `token_hash`, `sent_at` and `expires_at` are set together when it is sent; `response` and
-/// `answered_at` together when it is answered.
+/// A token hash (of the e-mail's link, of the webhook's link, or both), `sent_at`,
+/// `expires_at` and `language` are set together when it is sent; `response` and `answered_at`
+/// together when it is answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Survey {
     #[serde(with = "crate::refund::case_id_text")]
     pub case_id: CaseId,
     pub customer_id: String,
-    pub language: SurveyLanguage,
+    pub order_reference: String,
+    /// The order's locale's language, decided when the survey is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<SurveyLanguage>,
     /// `"<role>:<subject>"` of the agent the rating is credited to.
     pub resolved_by: String,
     pub resolved_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
+    /// The hash of the e-mail link's token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_hash: Option<TokenHash>,
+    /// The hash of the webhook link's token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_token_hash: Option<TokenHash>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -642,11 +651,13 @@ impl Survey {
         Survey {
             case_id: due.case_id,
             customer_id: due.customer_id.clone(),
-            language: due.language,
+            order_reference: due.order_reference.clone(),
+            language: None,
             resolved_by: due.resolved_by.clone(),
             resolved_at: due.resolved_at,
             due_at: due.due_at,
             token_hash: None,
+            webhook_token_hash: None,
             sent_at: None,
             expires_at: None,
             response: None,
@@ -656,7 +667,9 @@ impl Survey {
 
     /// Sent, with a link that can still work (a record missing any part counts as not sent).
     pub fn is_sent(&self) -> bool {
-        self.token_hash.is_some() && self.sent_at.is_some() && self.expires_at.is_some()
+        (self.token_hash.is_some() || self.webhook_token_hash.is_some())
+            && self.sent_at.is_some()
+            && self.expires_at.is_some()
     }
 
     pub fn is_answered(&self) -> bool {
@@ -671,36 +684,41 @@ impl Survey {
     /// Whether `token` is this survey's: a record found through the eventually consistent
     /// token index is checked against the token before it is shown or answered.
     pub fn token_matches(&self, token: &SurveyToken) -> bool {
-        self.token_hash
-            .as_ref()
-            .is_some_and(|hash| hash.matches(token))
+        [&self.token_hash, &self.webhook_token_hash]
+            .into_iter()
+            .flatten()
+            .any(|hash| hash.matches(token))
     }
 
-    /// The survey with `token`'s link sent at `now`, valid [`SURVEY_LIFETIME`]. Sent once: a
-    /// second attempt is refused, as is one before `due_at` or for a customer who has opted
-    /// out since the case was resolved.
+    /// The survey with `token`'s link sent at `now` in `language`, valid [`SURVEY_LIFETIME`].
+    /// Sent once: a second attempt is refused, as is one for a customer who has opted out
+    /// since the case was resolved. Whether it is due is the sweep's decision, not this one's:
+    /// the sweep queues only what is due.
     pub fn send(
         &self,
         token: &SurveyToken,
+        language: SurveyLanguage,
         opted_out: bool,
         now: DateTime<Utc>,
     ) -> Result<Survey, SurveyRefusal> {
-        if self.sent_at.is_some() || self.token_hash.is_some() {
+        if self.sent_at.is_some() || self.token_hash.is_some() || self.webhook_token_hash.is_some()
+        {
             return Err(SurveyRefusal::AlreadySent);
         }
         if opted_out {
             return Err(SurveyRefusal::OptedOut);
         }
-        if now < self.due_at {
-            return Err(SurveyRefusal::NotDue {
-                due_at: self.due_at,
-            });
-        }
         let mut next = self.clone();
         next.token_hash = Some(token.hash());
+        next.language = Some(language);
         next.sent_at = Some(now);
         next.expires_at = Some(later(now, SURVEY_LIFETIME));
         Ok(next)
+    }
+
+    /// The language the survey is shown in: the one it was sent in.
+    pub fn language(&self) -> SurveyLanguage {
+        self.language.unwrap_or(SurveyLanguage::ZhCn)
     }
 
     /// Whether the survey takes an answer at `now` (and so whether `GET` shows the questions):
@@ -733,6 +751,131 @@ pub fn answer(
     Ok(next)
 }
 
+/// How long a dispatcher's claim on a survey stands: longer than the function's timeout
+/// (30 s), so a claim older than this belongs to an attempt that crashed or timed out.
+pub const CLAIM_LEASE: Duration = Duration::seconds(90);
+
+/// How a survey went out, or why it did not: the dispatcher's final word on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DispatchOutcome {
+    /// Every channel the survey has (e-mail, the store's webhook) delivered it.
+    Sent,
+    /// The customer opted out: nothing was sent.
+    OptedOut,
+    /// Neither an e-mail address nor a webhook for the order's store: nothing to send with.
+    Unreachable,
+    /// An attempt claimed the survey and never reported back (crash, timeout): it may or may
+    /// not have gone out. It is not sent again, because a duplicate is worse than a survey
+    /// lost; the operator sees it in the log (error) and in the counters.
+    DeliveryUnknown,
+}
+
+impl DispatchOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DispatchOutcome::Sent => "sent",
+            DispatchOutcome::OptedOut => "opted_out",
+            DispatchOutcome::Unreachable => "unreachable",
+            DispatchOutcome::DeliveryUnknown => "delivery_unknown",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<DispatchOutcome> {
+        [
+            DispatchOutcome::Sent,
+            DispatchOutcome::OptedOut,
+            DispatchOutcome::Unreachable,
+            DispatchOutcome::DeliveryUnknown,
+        ]
+        .into_iter()
+        .find(|outcome| outcome.as_str() == raw)
+    }
+}
+
+/// What a dispatcher does with a survey another attempt has claimed (found when its own claim
+/// was refused).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimedElsewhere {
+    /// The claim is within its lease: that attempt may still finish (or release the survey on
+    /// a failure); try again later.
+    InFlight,
+    /// The claim outlived its lease: its attempt ended without reporting. Record
+    /// [`DispatchOutcome::DeliveryUnknown`].
+    Abandoned,
+}
+
+/// Whether a claim made at `claimed_at` still stands at `now`.
+pub fn claimed_elsewhere(claimed_at: DateTime<Utc>, now: DateTime<Utc>) -> ClaimedElsewhere {
+    if now - claimed_at >= CLAIM_LEASE {
+        ClaimedElsewhere::Abandoned
+    } else {
+        ClaimedElsewhere::InFlight
+    }
+}
+
+/// One counter item's additions (series, day period, attribute, amount).
+fn counter(
+    series: String,
+    day: DateTime<Utc>,
+    case: &CaseId,
+    adds: Vec<(&str, i64)>,
+) -> CounterChange {
+    CounterChange {
+        series,
+        period: metrics::day_period(day.date_naive(), case),
+        adds: adds.into_iter().map(|(a, n)| (a.to_owned(), n)).collect(),
+    }
+}
+
+/// What a dispatch outcome adds to the [`metrics::SURVEYS`] counters, on the day `at`.
+pub fn dispatch_counters(
+    case: &CaseId,
+    outcome: DispatchOutcome,
+    at: DateTime<Utc>,
+) -> Vec<CounterChange> {
+    vec![counter(
+        metrics::SURVEYS.to_owned(),
+        at,
+        case,
+        vec![(outcome.as_str(), 1)],
+    )]
+}
+
+/// What an answered survey adds to the counters, on the day it was answered: the day's survey
+/// figures and those of the agent it is credited to (`resolved_by`). Empty if not answered.
+pub fn answer_counters(survey: &Survey) -> Vec<CounterChange> {
+    let (Some(response), Some(at)) = (&survey.response, survey.answered_at) else {
+        return vec![];
+    };
+    let satisfied = i64::from(response.is_satisfied());
+    let csat = response.csat.get();
+    let csat_attribute = format!("csat_{csat}");
+    let mut day = vec![
+        ("answered", 1),
+        ("satisfied", satisfied),
+        (csat_attribute.as_str(), 1),
+    ];
+    if let Some(nps) = response.nps {
+        day.push(("nps_answers", 1));
+        day.push(("nps_promoters", i64::from(nps.get() >= 9)));
+        day.push(("nps_detractors", i64::from(nps.get() <= 6)));
+    }
+    vec![
+        counter(metrics::SURVEYS.to_owned(), at, &survey.case_id, day),
+        counter(
+            metrics::surveys_by_agent(&survey.resolved_by),
+            at,
+            &survey.case_id,
+            vec![
+                ("answered", 1),
+                ("satisfied", satisfied),
+                ("csat_sum", i64::from(csat)),
+            ],
+        ),
+    ]
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -750,7 +893,7 @@ pub(crate) mod tests {
         schedule(
             CaseId::from_instant(t(-48)),
             "c-1",
-            Some("zh-CN"),
+            "generic:glow-lab:4021",
             "agent:a-7",
             t(0),
             DEFAULT_DELAY,
@@ -760,7 +903,9 @@ pub(crate) mod tests {
     }
 
     pub(crate) fn sent() -> Survey {
-        Survey::due(&due()).send(&token(7), false, t(24)).unwrap()
+        Survey::due(&due())
+            .send(&token(7), SurveyLanguage::ZhCn, false, t(24))
+            .unwrap()
     }
 
     fn request(csat: Option<i64>, reason: Option<&str>, nps: Option<i64>) -> SurveyResponseRequest {
@@ -990,25 +1135,25 @@ pub(crate) mod tests {
     fn a_survey_is_due_a_day_after_resolution_unless_the_customer_opted_out() {
         let due = due();
         assert_eq!(due.due_at, t(24));
-        assert_eq!(due.language, SurveyLanguage::ZhCn);
+        assert_eq!(due.order_reference, "generic:glow-lab:4021");
         assert_eq!(due.resolved_by, "agent:a-7");
         assert_eq!(due.deduplication_id(), due.case_id.to_string());
         let json = serde_json::to_value(&due).unwrap();
         assert_eq!(json["case_id"], due.case_id.to_string());
-        assert_eq!(json["language"], "zh-CN");
+        assert_eq!(json["order_reference"], "generic:glow-lab:4021");
         assert_eq!(serde_json::from_value::<SurveyDue>(json).unwrap(), due);
 
         let case_id = CaseId::from_instant(t(0));
-        let at = |delay| schedule(case_id, "c", Some("en-GB"), "agent:a", t(0), delay, false);
+        let at = |delay| schedule(case_id, "c", "o", "agent:a", t(0), delay, false);
         assert_eq!(
             at(Duration::minutes(90)).unwrap().due_at,
             t(0) + Duration::minutes(90)
         );
         assert_eq!(at(Duration::hours(-5)).unwrap().due_at, t(0));
         assert_eq!(at(Duration::MAX).unwrap().due_at, DateTime::<Utc>::MAX_UTC);
-        assert_eq!(at(Duration::zero()).unwrap().language, SurveyLanguage::En);
+        assert_eq!(at(Duration::zero()).unwrap().due_at, t(0));
         assert_eq!(
-            schedule(case_id, "c", None, "agent:a", t(0), DEFAULT_DELAY, true),
+            schedule(case_id, "c", "o", "agent:a", t(0), DEFAULT_DELAY, true),
             None
         );
     }
@@ -1027,26 +1172,39 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_survey_is_sent_once_when_due_and_not_after_opting_out() {
+    fn a_survey_is_sent_once_and_not_after_opting_out() {
+        let en = SurveyLanguage::En;
         let pending = Survey::due(&due());
         assert!(!pending.is_sent());
         assert_eq!(
-            pending.send(&token(1), false, t(23)),
-            Err(SurveyRefusal::NotDue { due_at: t(24) })
-        );
-        assert_eq!(
-            pending.send(&token(1), true, t(30)),
+            pending.send(&token(1), en, true, t(30)),
             Err(SurveyRefusal::OptedOut)
         );
-        let sent = pending.send(&token(1), false, t(30)).unwrap();
+        let sent = pending.send(&token(1), en, false, t(30)).unwrap();
         assert!(sent.is_sent());
+        assert_eq!((sent.language, sent.language()), (Some(en), en));
+        assert_eq!(pending.language(), SurveyLanguage::ZhCn);
         assert_eq!(sent.sent_at, Some(t(30)));
         assert_eq!(sent.expires_at, Some(t(30) + Duration::days(28)));
         assert!(sent.token_matches(&token(1)));
         assert!(!sent.token_matches(&token(2)));
         assert!(!pending.token_matches(&token(1)));
         assert_eq!(
-            sent.send(&token(2), false, t(31)),
+            sent.send(&token(2), en, false, t(31)),
+            Err(SurveyRefusal::AlreadySent)
+        );
+        // The webhook's link has a token of its own; either link is this survey's.
+        let mut both = sent.clone();
+        both.webhook_token_hash = Some(token(3).hash());
+        assert!(both.token_matches(&token(1)) && both.token_matches(&token(3)));
+        assert!(!both.token_matches(&token(4)));
+        let mut webhook_only = Survey::due(&due());
+        webhook_only.webhook_token_hash = Some(token(3).hash());
+        webhook_only.sent_at = Some(t(30));
+        webhook_only.expires_at = Some(t(30) + SURVEY_LIFETIME);
+        assert!(webhook_only.is_sent() && webhook_only.token_matches(&token(3)));
+        assert_eq!(
+            webhook_only.send(&token(5), en, false, t(31)),
             Err(SurveyRefusal::AlreadySent)
         );
         let json = serde_json::to_value(&sent).unwrap();
@@ -1121,7 +1279,7 @@ pub(crate) mod tests {
             t(0),
             &SlaPolicy::default(),
         );
-        assert_eq!(schedule_for_case(&case, None, DEFAULT_DELAY, false), None);
+        assert_eq!(schedule_for_case(&case, DEFAULT_DELAY, false), None);
         case.resolution = Some(Resolution {
             remedy: crate::remedy::Remedy::Replacement,
             amount_minor: None,
@@ -1130,19 +1288,99 @@ pub(crate) mod tests {
             by: "agent:a-3".into(),
             at: t(5),
         });
-        let due = schedule_for_case(&case, Some("en"), DEFAULT_DELAY, false).unwrap();
+        let due = schedule_for_case(&case, DEFAULT_DELAY, false).unwrap();
         assert_eq!(
             (
                 due.case_id,
                 due.customer_id.as_str(),
+                due.order_reference.as_str(),
                 due.resolved_by.as_str()
             ),
-            (case.id, "c-9", "agent:a-3")
+            (case.id, "c-9", "o", "agent:a-3")
         );
         assert_eq!(due.due_at, t(29));
+        assert_eq!(schedule_for_case(&case, DEFAULT_DELAY, true), None);
+    }
+
+    #[test]
+    fn a_claim_stands_for_its_lease_then_counts_as_abandoned() {
+        assert_eq!(claimed_elsewhere(t(0), t(0)), ClaimedElsewhere::InFlight);
+        let almost = t(0) + CLAIM_LEASE - Duration::milliseconds(1);
+        assert_eq!(claimed_elsewhere(t(0), almost), ClaimedElsewhere::InFlight);
         assert_eq!(
-            schedule_for_case(&case, Some("en"), DEFAULT_DELAY, true),
-            None
+            claimed_elsewhere(t(0), t(0) + CLAIM_LEASE),
+            ClaimedElsewhere::Abandoned
+        );
+        assert!(
+            CLAIM_LEASE > Duration::seconds(30),
+            "longer than the function's timeout"
+        );
+        for outcome in [
+            DispatchOutcome::Sent,
+            DispatchOutcome::OptedOut,
+            DispatchOutcome::Unreachable,
+            DispatchOutcome::DeliveryUnknown,
+        ] {
+            assert_eq!(DispatchOutcome::parse(outcome.as_str()), Some(outcome));
+        }
+        assert_eq!(DispatchOutcome::parse("lost"), None);
+    }
+
+    #[test]
+    fn outcomes_and_answers_count_on_their_day_and_for_the_credited_agent() {
+        let sent = sent();
+        let day = t(30).date_naive();
+        let period = metrics::day_period(day, &sent.case_id);
+        assert_eq!(
+            dispatch_counters(&sent.case_id, DispatchOutcome::OptedOut, t(30)),
+            vec![CounterChange {
+                series: metrics::SURVEYS.into(),
+                period: period.clone(),
+                adds: vec![("opted_out".into(), 1)],
+            }]
+        );
+        assert!(answer_counters(&sent).is_empty(), "not answered yet");
+        let response = SurveyResponse::parse(SurveyResponseRequest {
+            csat: Some(2),
+            reason: Some("slow_response".into()),
+            nps: Some(9),
+            comment: None,
+        })
+        .unwrap();
+        let answered = answer(&sent, response, t(30)).unwrap();
+        let changes = answer_counters(&answered);
+        let adds = |series: &str| -> Vec<(String, i64)> {
+            changes
+                .iter()
+                .find(|c| c.series == series)
+                .map(|c| {
+                    assert_eq!(c.period, period);
+                    c.adds.clone()
+                })
+                .unwrap()
+        };
+        let owned = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+            pairs.iter().map(|(a, n)| (a.to_string(), *n)).collect()
+        };
+        assert_eq!(
+            adds(metrics::SURVEYS),
+            owned(&[
+                ("answered", 1),
+                ("satisfied", 0),
+                ("csat_2", 1),
+                ("nps_answers", 1),
+                ("nps_promoters", 1),
+                ("nps_detractors", 0),
+            ])
+        );
+        assert_eq!(
+            adds(&metrics::surveys_by_agent("agent:a-7")),
+            owned(&[("answered", 1), ("satisfied", 0), ("csat_sum", 2)])
+        );
+        let five = answer(&sent, five(), t(30)).unwrap();
+        assert_eq!(
+            answer_counters(&five)[0].adds,
+            owned(&[("answered", 1), ("satisfied", 1), ("csat_5", 1)])
         );
     }
 }
