@@ -50,6 +50,7 @@ const FUNCTIONS: &[(&str, &str, &str)] = &[
         "SurveyDispatchFunction",
         "survey-dispatch-",
     ),
+    ("daily-report", "DailyReportFunction", "daily-report-"),
 ];
 
 fn median(mut samples: Vec<Duration>) -> Duration {
@@ -192,15 +193,19 @@ async fn aws_calls_per_request(twin: &TestTwin) -> Vec<(String, u64)> {
     assert_eq!(post_generic(twin, &delivered).await, "duplicate");
 
     let token = twin.token(&customer, "customer");
-    let complaint = serde_json::json!({"order_id": order, "lines": [{"sku": "SERUM-30", "quantity": 1}],
+    // The fixture's TONER-200 line names no batch; its SERUM-30 line names S2409A, whose
+    // quality window an opening about it reads.
+    let complaint = serde_json::json!({"order_id": order, "lines": [{"sku": "TONER-200", "quantity": 1}],
+        "description": "快递到的时候爽肤水瓶子漏了 the toner leaked"});
+    let with_batch = serde_json::json!({"order_id": order, "lines": [{"sku": "SERUM-30", "quantity": 1}],
         "description": "快递到的时候精华液瓶子漏了 the serum leaked"});
     let mut case = String::new();
-    for _ in 0..2 {
+    for complaint in [&with_batch, &complaint, &complaint, &with_batch] {
         let (status, body) = answer(
             http()
                 .post(twin.api("/cases"))
                 .bearer_auth(&token)
-                .json(&complaint)
+                .json(complaint)
                 .send()
                 .await
                 .unwrap(),
@@ -242,8 +247,10 @@ async fn aws_calls_per_request(twin: &TestTwin) -> Vec<(String, u64)> {
         "webhook: order (new)",
         "webhook: delivery (new)",
         "webhook: delivery (duplicate)",
+        "POST /cases (a line with a batch, product cache cold)",
         "POST /cases (product cache cold)",
         "POST /cases (product cache warm)",
+        "POST /cases (a line with a batch: its window read; cache warm)",
         "POST /cases/{id}/replies (with Idempotency-Key)",
         "GET /cases/{id}",
         "webhook: return request (opens a case)",

@@ -10,6 +10,7 @@ const FUNCTIONS: &[(&str, &str)] = &[
     ("sla-escalation-", "SlaEscalationFunction"),
     ("refund-approval-", "RefundApprovalFunction"),
     ("survey-dispatch-", "SurveyDispatchFunction"),
+    ("daily-report-", "DailyReportFunction"),
 ];
 
 fn samples() -> Vec<(String, &'static str, Value)> {
@@ -95,6 +96,18 @@ async fn every_sample_event_gets_a_well_formed_answer_from_its_binary() {
                     failures[0]["itemIdentifier"],
                     "2e1424d4-f796-459a-8184-9c92662be6da"
                 );
+            }
+            "survey-dispatch-sweep.json" => {
+                assert_eq!(
+                    answer["swept_at"], "2026-11-23T10:05:00Z",
+                    "{name}: {answer}"
+                );
+                assert!(answer["due"].is_u64(), "{name}: {answer}");
+            }
+            "daily-report-scheduled.json" => {
+                assert_eq!(answer["day"], "2026-11-22", "{name}: {answer}");
+                assert_eq!(answer["json_key"], "reports/daily/2026-11-22.json");
+                assert_eq!(answer["csv_key"], "reports/daily/2026-11-22.csv");
             }
             "sla-escalation-scheduled.json" => {
                 assert_eq!(

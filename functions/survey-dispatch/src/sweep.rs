@@ -9,7 +9,6 @@ use std::time::SystemTime;
 
 use aftercare::store::{StoreError, SurveyStore};
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use serde::Serialize;
 
 use crate::delivery::DueQueue;
@@ -17,10 +16,8 @@ use crate::{Ports, SurveyDispatch};
 
 /// Surveys one query reads per shard (8 shards a round).
 pub const PAGE_PER_SHARD: i32 = 125;
-/// SQS takes 10 messages per SendMessageBatch.
-const BATCH: usize = 10;
-/// Index removals in flight at once.
-const IN_FLIGHT: usize = 8;
+/// SQS takes 10 messages per SendMessageBatch; the index removals of a batch go together.
+const BATCH: usize = aftercare::store::MARK_QUEUED_AT_ONCE;
 
 /// What one run did; returned to the scheduler and logged.
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -72,15 +69,12 @@ pub async fn sweep<P: Ports>(
                 }
             };
             report.failed += batch.len() - accepted.len();
-            let removals: Vec<Result<(), StoreError>> = futures_util::stream::iter(
-                batch
-                    .iter()
-                    .filter(|due| accepted.contains(&due.case_id.to_string())),
-            )
-            .map(|due| dispatch.surveys.mark_queued(&due.case_id))
-            .buffer_unordered(IN_FLIGHT)
-            .collect()
-            .await;
+            let queued: Vec<_> = batch
+                .iter()
+                .filter(|due| accepted.contains(&due.case_id.to_string()))
+                .map(|due| due.case_id)
+                .collect();
+            let removals = dispatch.surveys.mark_queued(&queued).await;
             for removal in removals {
                 match removal {
                     Ok(()) => queued_this_round += 1,

@@ -33,8 +33,8 @@ pub use refunds::{
 };
 pub use reports::{ReportBucket, S3ReportBucket, daily_report_key};
 pub use surveys::{
-    DynamoSurveyStore, Recipient, Settlement, StoredSurvey, SurveyChannel, SurveyClaim,
-    SurveyStore, due_shard,
+    DynamoSurveyStore, MARK_QUEUED_AT_ONCE, Recipient, Settlement, StoredSurvey, SurveyChannel,
+    SurveyClaim, SurveyStore, due_shard,
 };
 
 /// What can go wrong when reading or writing the store, in the terms a handler acts on.

@@ -140,8 +140,12 @@ pub trait SurveyStore: Send + Sync {
         limit_per_shard: i32,
     ) -> impl Future<Output = Result<Vec<SurveyDue>, StoreError>> + Send;
 
-    /// Takes a queued survey out of the due index.
-    fn mark_queued(&self, case: &CaseId) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Takes queued surveys (at most [`MARK_QUEUED_AT_ONCE`]) out of the due index; the ones
+    /// taken out, or gone meanwhile.
+    fn mark_queued(
+        &self,
+        cases: &[CaseId],
+    ) -> impl Future<Output = Vec<Result<(), StoreError>>> + Send;
 
     /// The customer's opt-out and the order's e-mail address and locale, in one read.
     fn recipient(
@@ -467,6 +471,10 @@ struct OrderContact {
     customer_locale: Option<String>,
 }
 
+/// Surveys [`SurveyStore::mark_queued`] takes out of the due index in one call (a
+/// SendMessageBatch's worth).
+pub const MARK_QUEUED_AT_ONCE: usize = 10;
+
 impl SurveyStore for DynamoSurveyStore {
     async fn due_surveys(
         &self,
@@ -502,22 +510,61 @@ impl SurveyStore for DynamoSurveyStore {
         Ok(due)
     }
 
-    async fn mark_queued(&self, case: &CaseId) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(Self::key(case)))
-            .update_expression("REMOVE due_shard")
-            .condition_expression("attribute_exists(case_id)")
-            .send()
-            .await
-            .map_err(store_error);
-        match result {
-            // Gone meanwhile: nothing left to take out.
-            Ok(_) | Err(StoreError::Conflict) => Ok(()),
-            Err(err) => Err(err),
+    async fn mark_queued(&self, cases: &[CaseId]) -> Vec<Result<(), StoreError>> {
+        // One transaction for a whole SendMessageBatch: a tenth of a call per survey. Any item
+        // it cannot take (gone, or written by the dispatcher at that moment) cancels it, and
+        // then each goes on its own.
+        let unindex = |case: &CaseId| {
+            Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(Self::key(case)))
+                .update_expression("REMOVE due_shard")
+                .condition_expression("attribute_exists(case_id)")
+                .build()
+                .map_err(|e| StoreError::Rejected(e.to_string()))
+        };
+        if cases.len() > 1 && cases.len() <= MARK_QUEUED_AT_ONCE {
+            let updates: Result<Vec<_>, _> = cases.iter().map(unindex).collect();
+            if let Ok(updates) = updates {
+                let together = self
+                    .client
+                    .transact_write_items()
+                    .set_transact_items(Some(
+                        updates
+                            .into_iter()
+                            .map(|u| TransactWriteItem::builder().update(u).build())
+                            .collect(),
+                    ))
+                    .send()
+                    .await;
+                if together.is_ok() {
+                    return cases.iter().map(|_| Ok(())).collect();
+                }
+            }
         }
+        let mut results = Vec::with_capacity(cases.len());
+        for case in cases {
+            let result = match unindex(case) {
+                Ok(update) => self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .set_key(Some(update.key))
+                    .update_expression(update.update_expression)
+                    .set_condition_expression(update.condition_expression)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(store_error),
+                Err(err) => Err(err),
+            };
+            results.push(match result {
+                // Gone meanwhile: nothing left to take out.
+                Ok(()) | Err(StoreError::Conflict) => Ok(()),
+                Err(err) => Err(err),
+            });
+        }
+        results
     }
 
     async fn recipient(
