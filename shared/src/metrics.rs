@@ -13,9 +13,10 @@
 //!   `unreachable` (neither an e-mail address nor a store webhook to send it with),
 //!   `delivery_unknown` (an attempt ended without reporting whether it sent; never resent),
 //!   `answered`, `satisfied` (CSAT 4 or 5), `csat_1` … `csat_5`, `nps_answers`,
-//!   `nps_promoters` (9–10), `nps_detractors` (0–6); each on the day it happened.
-//! - [`surveys_by_agent`]: per agent credited with the rating (the survey's `resolved_by`):
-//!   `answered`, `satisfied`, `csat_sum`.
+//!   `nps_promoters` (9–10), `nps_detractors` (0–6); each on the day it happened; and per
+//!   agent credited with the rating (the survey's `resolved_by`, `"<role>:<subject>"`), on the
+//!   day answered: `answered#<agent>`, `satisfied#<agent>`, `csat_sum#<agent>` (so one Query
+//!   reads every agent's figures, as with SKUs).
 //! - [`CASES`] (written by intake with the case, in its transaction; see
 //!   [`case_counter_changes`]), on the UTC day the case was opened:
 //!   `opened`, `complaints` (every opened case that is not an `inquiry`: the numerator of the
@@ -72,10 +73,10 @@ pub const SALES: &str = "sales";
 /// The period of lifetime counters.
 pub const ALL_TIME: &str = "all";
 
-/// Survey answers credited to one agent (`"<role>:<subject>"`), per day.
-pub fn surveys_by_agent(agent: &str) -> String {
-    format!("surveys-by-agent#{agent}")
-}
+/// Prefixes of the [`SURVEYS`] attributes of the answers credited to one agent.
+pub const AGENT_ANSWERED: &str = "answered#";
+pub const AGENT_SATISFIED: &str = "satisfied#";
+pub const AGENT_CSAT_SUM: &str = "csat_sum#";
 
 /// The lifetime units sold of one SKU and batch (period [`ALL_TIME`], attribute `units`).
 pub fn units_sold_series(sku: &Sku, batch: &BatchNo) -> String {

@@ -313,15 +313,18 @@ async fn post_answer(twin: &TestTwin, token: &str, body: Value) -> (u16, Value) 
     .await
 }
 
+/// The survey counters credited to `agent` on the day-shard item of `case_id`, by name
+/// without the agent suffix (`answered`, `satisfied`, `csat_sum`).
 async fn agent_counters(twin: &TestTwin, agent: &str, case_id: &str) -> HashMap<String, i64> {
     let case: aftercare::case::CaseId = case_id.parse().unwrap();
     let period = aftercare::metrics::day_period(Utc::now().date_naive(), &case);
+    let suffix = format!("#{agent}");
     aws_sdk_dynamodb::Client::new(&twin.aws().await)
         .get_item()
         .table_name(twin.name_of("MetricsTable"))
         .key(
             "series",
-            AttributeValue::S(aftercare::metrics::surveys_by_agent(agent)),
+            AttributeValue::S(aftercare::metrics::SURVEYS.to_owned()),
         )
         .key("period", AttributeValue::S(period))
         .consistent_read(true)
@@ -331,7 +334,13 @@ async fn agent_counters(twin: &TestTwin, agent: &str, case_id: &str) -> HashMap<
         .item
         .unwrap_or_default()
         .into_iter()
-        .filter_map(|(k, v)| v.as_n().ok().and_then(|n| n.parse().ok()).map(|n| (k, n)))
+        .filter_map(|(k, v)| {
+            let name = k.strip_suffix(&suffix)?.to_owned();
+            v.as_n()
+                .ok()
+                .and_then(|n| n.parse().ok())
+                .map(|n| (name, n))
+        })
         .collect()
 }
 

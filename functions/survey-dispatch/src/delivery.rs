@@ -105,14 +105,26 @@ impl SurveyMail for SesMail {
     }
 }
 
-/// hyper over rustls with the platform's roots: the stack the AWS SDK links already.
-#[derive(Clone)]
+type WebhookClient = HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// hyper over rustls with the platform's roots: the stack the AWS SDK links already. Built on
+/// the first webhook, not at init: reading and parsing the platform's roots is a cold start's
+/// costliest step here, and most instances (the routes, the sweep, stores without a webhook)
+/// post none.
+#[derive(Clone, Default)]
 pub struct HyperHooks {
-    client: HttpClient<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>,
+    client: std::sync::OnceLock<WebhookClient>,
 }
 
 impl HyperHooks {
-    pub fn new() -> Result<Self, String> {
+    pub fn new() -> Self {
+        HyperHooks::default()
+    }
+
+    fn client(&self) -> Result<&WebhookClient, String> {
+        if let Some(client) = self.client.get() {
+            return Ok(client);
+        }
         let mut roots = rustls::RootCertStore::empty();
         let native = rustls_native_certs::load_native_certs();
         for certificate in native.certs {
@@ -132,9 +144,9 @@ impl HyperHooks {
             .https_or_http()
             .enable_http1()
             .build();
-        Ok(HyperHooks {
-            client: HttpClient::builder(TokioExecutor::new()).build(connector),
-        })
+        Ok(self
+            .client
+            .get_or_init(|| HttpClient::builder(TokioExecutor::new()).build(connector)))
     }
 }
 
@@ -156,8 +168,9 @@ impl SurveyHooks for HyperHooks {
         let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| not_delivered(e.to_string()))?;
+        let client = self.client().map_err(not_delivered)?;
         let response = tokio::time::timeout(WEBHOOK_TIMEOUT, async {
-            let response = self.client.request(request).await?;
+            let response = client.request(request).await?;
             let status = response.status();
             // Read (and drop) the answer so the connection can be reused.
             let _ = response.into_body().collect().await;

@@ -128,7 +128,7 @@ impl SurveyDispatch<Aws> {
                 metrics_table,
             ),
             mail: SesMail::new(ses, sender),
-            hooks: HyperHooks::new().map_err(|e| invalid("SURVEY_WEBHOOK_URLS", e))?,
+            hooks: HyperHooks::new(),
             queue: SqsDueQueue::new(sqs, queue_url),
             clock: SystemClock,
             base_url,

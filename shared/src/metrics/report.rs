@@ -24,8 +24,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    CASES, SALES, SKU_CASES, SKU_REFUNDS, SKU_RETURNS, SKU_UNITS, SURVEYS, category_attribute,
-    per_day, period_bounds,
+    AGENT_ANSWERED, AGENT_CSAT_SUM, AGENT_SATISFIED, CASES, SALES, SKU_CASES, SKU_REFUNDS,
+    SKU_RETURNS, SKU_UNITS, SURVEYS, category_attribute, per_day, period_bounds,
 };
 use crate::case::Queue;
 use crate::complaint::Category;
@@ -117,6 +117,19 @@ pub struct SkuFigures {
     pub return_rate: Rate,
 }
 
+/// The survey answers credited to one agent (who resolved the surveyed cases).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentFigures {
+    /// `"<role>:<subject>"`.
+    pub agent: String,
+    pub answered: i64,
+    pub satisfied: i64,
+    /// satisfied / answered.
+    pub satisfaction_rate: Rate,
+    /// The mean CSAT (1–5): sum of the scores / answered.
+    pub average_csat: Rate,
+}
+
 /// The figures of a day or a period.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
@@ -134,6 +147,8 @@ pub struct Figures {
     pub resolution: Times,
     /// Every SKU sold or named by a case, by SKU.
     pub skus: Vec<SkuFigures>,
+    /// Every agent credited with an answered survey, by agent.
+    pub agents: Vec<AgentFigures>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -222,8 +237,28 @@ pub fn figures(
         })
         .filter(|s| s.units_sold + s.cases + s.refund_cases + s.return_cases > 0)
         .collect();
+    let agents = surveys
+        .keys()
+        .filter_map(|name| name.strip_prefix(AGENT_ANSWERED))
+        .map(|agent| {
+            let answered = count(surveys, &format!("{AGENT_ANSWERED}{agent}"));
+            let satisfied = count(surveys, &format!("{AGENT_SATISFIED}{agent}"));
+            AgentFigures {
+                agent: agent.to_owned(),
+                answered,
+                satisfied,
+                satisfaction_rate: Rate::of(satisfied, answered),
+                average_csat: Rate::of(
+                    count(surveys, &format!("{AGENT_CSAT_SUM}{agent}")),
+                    answered,
+                ),
+            }
+        })
+        .filter(|a| a.answered > 0)
+        .collect();
     let orders = count(sales, "orders");
     Figures {
+        agents,
         satisfaction_rate: Rate::of(survey_counts.satisfied, survey_counts.answered),
         response_rate: Rate::of(survey_counts.answered, survey_counts.sent),
         complaint_rate: Rate::of(case_counts.complaints, orders),
@@ -432,6 +467,26 @@ pub fn to_csv(report: &Report) -> String {
                 &sku.sku,
                 ratio(&sku.return_rate),
                 Some(&sku.return_rate),
+            );
+        }
+        for agent in &f.agents {
+            row(
+                "agent_surveys_answered",
+                &agent.agent,
+                number(agent.answered),
+                None,
+            );
+            row(
+                "agent_satisfaction_rate",
+                &agent.agent,
+                ratio(&agent.satisfaction_rate),
+                Some(&agent.satisfaction_rate),
+            );
+            row(
+                "agent_average_csat",
+                &agent.agent,
+                ratio(&agent.average_csat),
+                Some(&agent.average_csat),
             );
         }
     }
@@ -656,5 +711,57 @@ mod tests {
         assert!(lines.contains(&"2026-11-12,sku_refund_rate,SERUM-30,0,0,10"));
         assert!(lines.contains(&"2026-11-12,sku_units_sold,'=HYPERLINK(1),2,,"));
         assert_eq!(lines.last(), Some(&""), "every row ends with CRLF");
+    }
+
+    #[test]
+    fn answers_are_credited_to_each_agent_over_the_period() {
+        let mut counters = sample();
+        counters.surveys.extend([
+            item(
+                "2026-11-11#3",
+                &[
+                    ("answered#agent:a-1", 2),
+                    ("satisfied#agent:a-1", 1),
+                    ("csat_sum#agent:a-1", 7),
+                ],
+            ),
+            item(
+                "2026-11-12#5",
+                &[
+                    ("answered#agent:a-1", 1),
+                    ("satisfied#agent:a-1", 1),
+                    ("csat_sum#agent:a-1", 5),
+                    ("answered#supervisor:s-2", 1),
+                    ("satisfied#supervisor:s-2", 0),
+                    ("csat_sum#supervisor:s-2", 1),
+                ],
+            ),
+        ]);
+        let period = report(day(11), day(12), &counters).period;
+        let a1 = period
+            .agents
+            .iter()
+            .find(|a| a.agent == "agent:a-1")
+            .unwrap();
+        assert_eq!((a1.answered, a1.satisfied), (3, 2));
+        assert_eq!(a1.satisfaction_rate, Rate::of(2, 3));
+        assert_eq!(a1.average_csat, Rate::of(12, 3));
+        assert_eq!(a1.average_csat.rate, Some(4.0));
+        assert_eq!(period.agents.len(), 2, "{:?}", period.agents);
+        let one_day = report(day(11), day(11), &counters);
+        assert_eq!(
+            one_day.period.agents.len(),
+            1,
+            "only a-1 answered on the 11th"
+        );
+        let csv = to_csv(&report(day(12), day(12), &counters));
+        assert!(
+            csv.contains("2026-11-12,agent_average_csat,supervisor:s-2,1,1,1\r\n"),
+            "{csv}"
+        );
+        assert!(
+            csv.contains("2026-11-12,agent_surveys_answered,agent:a-1,1,,\r\n"),
+            "{csv}"
+        );
     }
 }

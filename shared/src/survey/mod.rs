@@ -851,6 +851,12 @@ pub fn answer_counters(survey: &Survey) -> Vec<CounterChange> {
     let satisfied = i64::from(response.is_satisfied());
     let csat = response.csat.get();
     let csat_attribute = format!("csat_{csat}");
+    let agent = &survey.resolved_by;
+    let credited = [
+        format!("{}{agent}", metrics::AGENT_ANSWERED),
+        format!("{}{agent}", metrics::AGENT_SATISFIED),
+        format!("{}{agent}", metrics::AGENT_CSAT_SUM),
+    ];
     let mut day = vec![
         ("answered", 1),
         ("satisfied", satisfied),
@@ -861,19 +867,17 @@ pub fn answer_counters(survey: &Survey) -> Vec<CounterChange> {
         day.push(("nps_promoters", i64::from(nps.get() >= 9)));
         day.push(("nps_detractors", i64::from(nps.get() <= 6)));
     }
-    vec![
-        counter(metrics::SURVEYS.to_owned(), at, &survey.case_id, day),
-        counter(
-            metrics::surveys_by_agent(&survey.resolved_by),
-            at,
-            &survey.case_id,
-            vec![
-                ("answered", 1),
-                ("satisfied", satisfied),
-                ("csat_sum", i64::from(csat)),
-            ],
-        ),
-    ]
+    day.extend([
+        (credited[0].as_str(), 1),
+        (credited[1].as_str(), satisfied),
+        (credited[2].as_str(), i64::from(csat)),
+    ]);
+    vec![counter(
+        metrics::SURVEYS.to_owned(),
+        at,
+        &survey.case_id,
+        day,
+    )]
 }
 
 #[cfg(test)]
@@ -1371,16 +1375,22 @@ pub(crate) mod tests {
                 ("nps_answers", 1),
                 ("nps_promoters", 1),
                 ("nps_detractors", 0),
+                ("answered#agent:a-7", 1),
+                ("satisfied#agent:a-7", 0),
+                ("csat_sum#agent:a-7", 2),
             ])
-        );
-        assert_eq!(
-            adds(&metrics::surveys_by_agent("agent:a-7")),
-            owned(&[("answered", 1), ("satisfied", 0), ("csat_sum", 2)])
         );
         let five = answer(&sent, five(), t(30)).unwrap();
         assert_eq!(
             answer_counters(&five)[0].adds,
-            owned(&[("answered", 1), ("satisfied", 1), ("csat_5", 1)])
+            owned(&[
+                ("answered", 1),
+                ("satisfied", 1),
+                ("csat_5", 1),
+                ("answered#agent:a-7", 1),
+                ("satisfied#agent:a-7", 1),
+                ("csat_sum#agent:a-7", 5),
+            ])
         );
     }
 }
