@@ -1,6 +1,9 @@
 //! What the adapters share: mapping SDK errors (DynamoDB's and S3's) onto [`StoreError`].
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::StoreError;
 
@@ -17,6 +20,38 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalError",
     "RequestTimeout",
 ];
+
+/// Rounds of BatchGetItem [`batch_get_all`] sends before it gives up on unprocessed keys.
+const BATCH_GET_ROUNDS: usize = 5;
+
+/// The items of every key `wanted` names, by table: one BatchGetItem, resending at once what
+/// DynamoDB leaves unprocessed (it returns what it has; a table under pressure is answered
+/// `Unavailable` after a few rounds, and the caller's client retries later).
+pub(crate) async fn batch_get_all(
+    client: &aws_sdk_dynamodb::Client,
+    mut wanted: HashMap<String, KeysAndAttributes>,
+) -> Result<HashMap<String, Vec<HashMap<String, AttributeValue>>>, StoreError> {
+    let mut found: HashMap<String, Vec<HashMap<String, AttributeValue>>> = HashMap::new();
+    for _ in 0..BATCH_GET_ROUNDS {
+        let output = client
+            .batch_get_item()
+            .set_request_items(Some(wanted))
+            .send()
+            .await
+            .map_err(store_error)?;
+        for (table, items) in output.responses.unwrap_or_default() {
+            found.entry(table).or_default().extend(items);
+        }
+        wanted = output.unprocessed_keys.unwrap_or_default();
+        wanted.retain(|_, keys| !keys.keys().is_empty());
+        if wanted.is_empty() {
+            return Ok(found);
+        }
+    }
+    Err(StoreError::Unavailable(
+        "BatchGetItem left keys unprocessed after retries".into(),
+    ))
+}
 
 pub(crate) fn store_error<E, R>(err: SdkError<E, R>) -> StoreError
 where

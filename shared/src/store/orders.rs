@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::StoreError;
 use super::cases::counter_update;
 use super::customers::{case_history, customer_key};
-use super::dynamo::{corrupt, store_error};
+use super::dynamo::{batch_get_all, corrupt, store_error};
 use super::idempotency::record_put;
 use crate::clock::rfc3339;
 use crate::customer::CaseHistory;
@@ -45,8 +45,6 @@ const SNAPSHOT: &str = "snapshot";
 const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Attempts at a first recording whose transaction collided with another on a counter.
 const CONFLICT_ATTEMPTS: u32 = 4;
-/// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
-const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// What a webhook did to the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -381,13 +379,12 @@ impl DynamoOrderStore {
         loop {
             attempt += 1;
             match self.write(key, items.clone()).await {
+                // At once: of colliding transactions DynamoDB lets one through, so every
+                // round has a winner.
                 Err(StoreError::Unavailable(reason))
                     if first.is_some()
                         && attempt < CONFLICT_ATTEMPTS
-                        && reason.contains("TransactionConflict") =>
-                {
-                    tokio::time::sleep(std::time::Duration::from_millis(10 << attempt)).await;
-                }
+                        && reason.contains("TransactionConflict") => {}
                 outcome => return outcome,
             }
         }
@@ -490,47 +487,22 @@ impl OrderStore for DynamoOrderStore {
                 .build()
                 .map_err(|e| StoreError::Rejected(e.to_string()))
         };
-        let mut wanted = HashMap::from([
+        let wanted = HashMap::from([
             (self.table.clone(), keys(Self::order_key(reference))?),
             (
                 self.customers_table.clone(),
                 keys(customer_key(customer_id))?,
             ),
         ]);
-        let mut order = None;
-        let mut customer = None;
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(wanted))
-                .send()
-                .await
-                .map_err(store_error)?;
-            let mut responses = output.responses.unwrap_or_default();
-            if let Some(item) = responses.remove(&self.table).and_then(|mut i| i.pop()) {
-                order = Some(item);
-            }
-            if let Some(item) = responses
-                .remove(&self.customers_table)
-                .and_then(|mut i| i.pop())
-            {
-                customer = Some(item);
-            }
-            wanted = output.unprocessed_keys.unwrap_or_default();
-            if wanted.is_empty() {
-                return Ok(ComplaintFacts {
-                    order: order_file_of(reference, order)?,
-                    history: case_history(customer.as_ref())?,
-                });
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the order or the customer stayed unread after retries".into(),
-        ))
+        let mut found = batch_get_all(&self.client, wanted).await?;
+        let order = found.remove(&self.table).and_then(|mut i| i.pop());
+        let customer = found
+            .remove(&self.customers_table)
+            .and_then(|mut i| i.pop());
+        Ok(ComplaintFacts {
+            order: order_file_of(reference, order)?,
+            history: case_history(customer.as_ref())?,
+        })
     }
 
     async fn case_history(&self, customer_id: &str) -> Result<CaseHistory, StoreError> {

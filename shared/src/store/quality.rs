@@ -39,7 +39,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::dynamo::{corrupt, store_error};
+use super::dynamo::{batch_get_all, corrupt, store_error};
 use crate::case::{Sku, TimelineEntry};
 use crate::metrics::{ALL_TIME, units_sold_series};
 use crate::quality_alert::{
@@ -52,8 +52,6 @@ const OUTBOX_UNSENT: &str = "unsent";
 const NEWEST: &str = "alerts-newest";
 const BY_STATUS: &str = "alerts-by-status";
 const UNSENT: &str = "alerts-unsent";
-/// Rounds of BatchGetItem for what DynamoDB leaves unprocessed.
-const BATCH_GET_ROUNDS: usize = 5;
 
 /// What opening a case writes about quality, in the case's own transaction.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -319,7 +317,7 @@ impl QualityStore for DynamoQualityStore {
                 ])
             })
             .collect();
-        let mut request = HashMap::from([
+        let request = HashMap::from([
             (
                 self.table.clone(),
                 KeysAndAttributes::builder()
@@ -338,45 +336,26 @@ impl QualityStore for DynamoQualityStore {
         ]);
         let mut windows: HashMap<(String, String), BatchWindow> = HashMap::new();
         let mut units: HashMap<String, u64> = HashMap::new();
-        for _ in 0..BATCH_GET_ROUNDS {
-            let output = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(request))
-                .send()
-                .await
-                .map_err(store_error)?;
-            let mut responses = output.responses.unwrap_or_default();
-            for item in responses.remove(&self.table).unwrap_or_default() {
-                let window = window_of(item)?;
-                let batch = window
-                    .batch
-                    .as_ref()
-                    .map(|b| b.to_string())
-                    .unwrap_or_default();
-                windows.insert((window.sku.as_str().to_owned(), batch), window);
-            }
-            for item in responses.remove(&self.metrics_table).unwrap_or_default() {
-                let series = item.get("series").and_then(|v| v.as_s().ok()).cloned();
-                let sold = item
-                    .get("units")
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|n| n.parse::<i64>().ok())
-                    .unwrap_or(0);
-                if let Some(series) = series {
-                    units.insert(series, u64::try_from(sold).unwrap_or(0));
-                }
-            }
-            request = output.unprocessed_keys.unwrap_or_default();
-            request.retain(|_, keys| !keys.keys().is_empty());
-            if request.is_empty() {
-                break;
-            }
+        let mut found = batch_get_all(&self.client, request).await?;
+        for item in found.remove(&self.table).unwrap_or_default() {
+            let window = window_of(item)?;
+            let batch = window
+                .batch
+                .as_ref()
+                .map(|b| b.to_string())
+                .unwrap_or_default();
+            windows.insert((window.sku.as_str().to_owned(), batch), window);
         }
-        if !request.is_empty() {
-            return Err(StoreError::Unavailable(
-                "BatchGetItem left batch windows unread".into(),
-            ));
+        for item in found.remove(&self.metrics_table).unwrap_or_default() {
+            let series = item.get("series").and_then(|v| v.as_s().ok()).cloned();
+            let sold = item
+                .get("units")
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse::<i64>().ok())
+                .unwrap_or(0);
+            if let Some(series) = series {
+                units.insert(series, u64::try_from(sold).unwrap_or(0));
+            }
         }
         Ok(batches
             .iter()

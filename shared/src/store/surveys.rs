@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::StoreError;
 use super::cases::counter_update;
 use super::customers::customer_key;
-use super::dynamo::{corrupt, store_error};
+use super::dynamo::{batch_get_all, corrupt, store_error};
 use crate::case::CaseId;
 use crate::clock::rfc3339;
 use crate::service_levels::CounterChange;
@@ -38,8 +38,6 @@ const TOKEN_INDEX: &str = "surveys-by-token";
 const WEBHOOK_TOKEN_INDEX: &str = "surveys-by-webhook-token";
 /// The customer item's survey preference.
 const OPTED_OUT: &str = "survey_opted_out";
-/// BatchGetItem may leave keys unprocessed under load; they are asked for again this often.
-const BATCH_GET_ATTEMPTS: u32 = 5;
 
 /// The two ways a survey reaches the customer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -586,51 +584,31 @@ impl SurveyStore for DynamoSurveyStore {
             ("order_id".to_owned(), text(order_reference)),
             ("entry".to_owned(), text("order")),
         ]);
-        let mut wanted = HashMap::from([
+        let wanted = HashMap::from([
             (self.orders_table.clone(), keys(order_key, "snapshot")?),
             (
                 self.customers_table.clone(),
                 keys(customer_key(customer_id), OPTED_OUT)?,
             ),
         ]);
+        let mut found = batch_get_all(&self.client, wanted).await?;
         let mut recipient = Recipient::default();
-        for attempt in 0..BATCH_GET_ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(20 << attempt)).await;
-            }
-            let output = self
-                .client
-                .batch_get_item()
-                .set_request_items(Some(wanted))
-                .send()
-                .await
-                .map_err(store_error)?;
-            let mut responses = output.responses.unwrap_or_default();
-            if let Some(mut order) = responses
-                .remove(&self.orders_table)
-                .and_then(|mut i| i.pop())
-                && let Some(snapshot) = order.remove("snapshot")
-            {
-                let contact: OrderContact =
-                    serde_dynamo::from_attribute_value(snapshot).map_err(corrupt)?;
-                recipient.email = contact.customer_email.filter(|e| !e.trim().is_empty());
-                recipient.locale = contact.customer_locale;
-            }
-            if let Some(customer) = responses
-                .remove(&self.customers_table)
-                .and_then(|mut i| i.pop())
-            {
-                recipient.opted_out =
-                    matches!(customer.get(OPTED_OUT), Some(AttributeValue::Bool(true)));
-            }
-            wanted = output.unprocessed_keys.unwrap_or_default();
-            if wanted.is_empty() {
-                return Ok(recipient);
-            }
+        if let Some(mut order) = found.remove(&self.orders_table).and_then(|mut i| i.pop())
+            && let Some(snapshot) = order.remove("snapshot")
+        {
+            let contact: OrderContact =
+                serde_dynamo::from_attribute_value(snapshot).map_err(corrupt)?;
+            recipient.email = contact.customer_email.filter(|e| !e.trim().is_empty());
+            recipient.locale = contact.customer_locale;
         }
-        Err(StoreError::Unavailable(
-            "the customer or the order stayed unread after retries".into(),
-        ))
+        if let Some(customer) = found
+            .remove(&self.customers_table)
+            .and_then(|mut i| i.pop())
+        {
+            recipient.opted_out =
+                matches!(customer.get(OPTED_OUT), Some(AttributeValue::Bool(true)));
+        }
+        Ok(recipient)
     }
 
     async fn claim(&self, claim: &SurveyClaim) -> Result<Option<StoredSurvey>, StoreError> {
