@@ -1,6 +1,7 @@
 //! End-to-end tests: the real function binaries behind the local twin, against moto_server.
 //! One test binary, one twin (see `aftercare_e2e::twin`), modules by capability.
 
+mod authorization;
 mod edge;
 mod events;
 mod listings;

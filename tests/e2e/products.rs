@@ -6,7 +6,7 @@ use aftercare_e2e::{twin, workspace};
 
 use crate::{answer, http};
 
-async fn load_seed_catalogue() {
+pub(crate) async fn load_seed_catalogue() {
     let twin = twin();
     let text =
         std::fs::read_to_string(workspace().join("infra/local/seed/catalogue.json")).unwrap();

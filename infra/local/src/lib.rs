@@ -7,6 +7,7 @@
 //! (routes, JWT authorizer, payload 2.0), the schedules, SQS event sources and S3
 //! notifications. The end-to-end tests start the same twin in-process.
 
+pub mod faults;
 pub mod gateway;
 pub mod jwt;
 pub mod lambda;
@@ -74,6 +75,8 @@ pub struct TwinOptions {
     pub max_concurrency: usize,
     /// Fire `rate(...)` schedules on their timers (tests fire them by hand instead).
     pub run_schedules: bool,
+    /// Put a fault-injecting proxy between the functions and the emulator.
+    pub faults: Option<faults::FaultPlan>,
 }
 
 pub struct Twin {
@@ -84,6 +87,8 @@ pub struct Twin {
     pub pools: Arc<HashMap<String, Arc<FunctionPool>>>,
     pub key: Arc<SigningKey>,
     pub aws: aws_config::SdkConfig,
+    /// The proxy the functions' AWS calls go through, when faults are injected.
+    pub faults: Option<faults::FaultProxy>,
     tasks: Vec<JoinHandle<()>>,
     moto: Option<Moto>,
 }
@@ -146,6 +151,13 @@ impl Twin {
         let aws = emulator_config(&moto.endpoint).await;
         provision::provision(&stack, &aws).await?;
         let key = Arc::new(SigningKey::load_or_create(&options.state_dir)?);
+        let faults = match options.faults {
+            Some(plan) => Some(faults::FaultProxy::start(&moto.endpoint, plan).await?),
+            None => None,
+        };
+        let functions_endpoint = faults
+            .as_ref()
+            .map_or(moto.endpoint.clone(), |proxy| proxy.endpoint.clone());
 
         let pools: HashMap<String, Arc<FunctionPool>> = stack
             .functions
@@ -154,7 +166,7 @@ impl Twin {
                 let launcher = Launcher::new(
                     spec.clone(),
                     &options.bin_dir,
-                    &moto.endpoint,
+                    &functions_endpoint,
                     options.logs.clone(),
                 );
                 (
@@ -213,7 +225,19 @@ impl Twin {
         });
         let api = tokio::net::TcpListener::bind(("127.0.0.1", options.api_port)).await?;
         let api_url = format!("http://{}", api.local_addr()?);
-        let app = Router::new().fallback(gateway::serve).with_state(gateway);
+        // The API's description for app developers and schemathesis. It is the twin's own
+        // route, not one of the template's: a deployed stack publishes the document with the app.
+        let document = Arc::new(api_document(&options.template, &api_url)?);
+        let app = Router::new()
+            .route(
+                "/openapi.json",
+                get(move || {
+                    let document = document.clone();
+                    async move { axum::Json(document.as_ref().clone()) }
+                }),
+            )
+            .fallback(gateway::serve)
+            .with_state(gateway);
         tasks.push(tokio::spawn(async move {
             let _ = axum::serve(api, app).await;
         }));
@@ -242,6 +266,7 @@ impl Twin {
             pools,
             key,
             aws,
+            faults,
             tasks,
             moto: Some(moto),
         })
@@ -283,6 +308,21 @@ impl Twin {
             moto.stop().await;
         }
     }
+}
+
+/// The OpenAPI document beside the template (`infra/openapi.yaml`) as JSON, its server the
+/// twin's own address.
+pub fn api_document(template: &std::path::Path, api_url: &str) -> Result<Value, TwinError> {
+    let path = template
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("openapi.yaml");
+    let raw = std::fs::read_to_string(&path)
+        .map_err(|e| TwinError::Template(format!("{}: {e}", path.display())))?;
+    let mut document: Value = serde_norway::from_str(&raw)
+        .map_err(|e| TwinError::Template(format!("{}: {e}", path.display())))?;
+    document["servers"] = json!([{"url": api_url, "description": "this local twin"}]);
+    Ok(document)
 }
 
 async fn invoke_pool(
