@@ -112,9 +112,30 @@ fn sla_calendars() -> Result<SlaCalendars, ConfigError> {
     Ok(calendars)
 }
 
-/// The one SDK configuration a function builds its clients from, once, at init.
+/// How long one attempt of an AWS call may take before the SDK gives up on it and retries.
+///
+/// Without it a call whose connection hangs waits until the Lambda's own timeout kills the whole
+/// invocation. DynamoDB and SQS answer in milliseconds; 3 s also covers S3 moving a 10 MB photo
+/// within the region. A timed-out write may still have happened: every write is conditional or
+/// idempotent, so its retry finds it done (the fault-injection test holds calls past this).
+pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Opening a connection to an AWS endpoint: a healthy one is there in milliseconds.
+pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The one SDK configuration a function builds its clients from, once, at init: the default
+/// chain (region, credentials, endpoint), standard retries (3 attempts with backoff), and the
+/// timeouts above.
 pub async fn aws() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(AWS_CONNECT_TIMEOUT)
+                .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// The secrets storefronts sign their webhooks with, one per store, from `WEBHOOK_SECRETS`:

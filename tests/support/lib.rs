@@ -80,6 +80,7 @@ pub fn twin_options(profile: &str, overrides: &[(&str, &str)]) -> TwinOptions {
         logs: LogSink::Directory(logs),
         max_concurrency: 8,
         run_schedules: false,
+        faults: None,
     }
 }
 

@@ -40,6 +40,21 @@ fn port(name: &str, default: u16) -> Result<u16, String> {
         .map_err(|_| format!("{name} must be a port number"))
 }
 
+/// `TWIN_FAULT_SHARE=0.2` puts the fault-injecting proxy between the functions and the emulator,
+/// failing that share of their AWS calls (`TWIN_FAULT_SEED` picks which).
+fn fault_plan() -> Result<Option<aftercare_twin::faults::FaultPlan>, String> {
+    let share: f64 = env_or("TWIN_FAULT_SHARE", "0")
+        .parse()
+        .map_err(|_| "TWIN_FAULT_SHARE must be a share between 0 and 1")?;
+    if !(0.0..=1.0).contains(&share) {
+        return Err("TWIN_FAULT_SHARE must be a share between 0 and 1".into());
+    }
+    let seed = env_or("TWIN_FAULT_SEED", "1")
+        .parse()
+        .map_err(|_| "TWIN_FAULT_SEED must be a number")?;
+    Ok((share > 0.0).then(|| aftercare_twin::faults::FaultPlan::new(share, seed)))
+}
+
 /// `Name=Value` pairs separated by spaces, as `sam deploy --parameter-overrides` takes them.
 fn parse_params(raw: &str) -> Result<Vec<(String, String)>, String> {
     raw.split_whitespace()
@@ -101,6 +116,7 @@ async fn up(args: &[String]) -> Result<(), String> {
             .parse()
             .map_err(|_| "TWIN_CONCURRENCY must be a number")?,
         run_schedules: true,
+        faults: fault_plan()?,
     };
     let twin = Twin::start(options).await.map_err(|e| e.to_string())?;
     let state = json!({"api_url": twin.api_url, "control_url": twin.control_url, "moto_endpoint": twin.moto_endpoint, "pid": std::process::id()});
