@@ -9,7 +9,7 @@ TWIN := target/debug/twin
 PARAMS ?=
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup build dev test fmt-check clippy template-check unit-and-e2e token seed sweep invoke bench clean
+.PHONY: help setup build dev test fmt-check clippy template-check unit-and-e2e token seed sweep invoke bench fuzz fuzz-api fuzz-parsers faults clean
 
 help:
 	@echo "make dev                     run the local twin: API on http://127.0.0.1:$${PORT:-3000}"
@@ -20,6 +20,9 @@ help:
 	@echo "make sweep                   fire the SLA escalation schedule once, now"
 	@echo "make invoke FUNCTION=IntakeFunction EVENT=events/intake-open-case.json"
 	@echo "make bench                   cold start, binary and zip sizes, memory"
+	@echo "make fuzz                    schemathesis with 500 examples per operation and role, then every cargo-fuzz target"
+	@echo "make fuzz-parsers FUZZ_SECONDS=600   the cargo-fuzz targets only, each for FUZZ_SECONDS (default 60)"
+	@echo "make faults                  20% of the functions' AWS calls failing: prints what was lost or doubled (nothing)"
 
 $(STAMP): infra/local/requirements.txt
 	python3 -m venv $(VENV)
@@ -77,6 +80,37 @@ bench: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --x86-64 --output-format zip --lambda-dir target/lambda/x86_64-zip
 	cargo build --release --workspace --bins
 	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo bench -p aftercare-e2e --bench functions
+
+# The fault-injection test alone, with its counts printed (`make test` runs it too).
+faults: setup build
+	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo test -p aftercare-e2e --test faults -- --nocapture
+
+# Hostile input, longer than `make test` runs it: the API from its OpenAPI document, then the
+# parsers under libFuzzer. A crash leaves its input in fuzz/artifacts/<target>/ and fails the run;
+# it becomes a regression test beside the code it broke.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := shopify_webhook woocommerce_webhook generic_webhook webhook_signature complaint_classifier photo_scrubber money_amount
+CARGO_FUZZ := .local/tools/bin/cargo-fuzz
+
+fuzz: fuzz-api fuzz-parsers
+
+fuzz-api: setup build
+	SCHEMATHESIS_MAX_EXAMPLES=$${SCHEMATHESIS_MAX_EXAMPLES:-500} TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python \
+		cargo test -p aftercare-e2e --test contract -- generated_requests --nocapture
+
+$(CARGO_FUZZ):
+	cargo install --quiet --locked --root .local/tools cargo-fuzz
+
+# cargo-fuzz passes nightly-only flags to rustc; RUSTC_BOOTSTRAP lets the one stable toolchain
+# take them. The code is safe Rust, so the sanitizer adds nothing a panic would not show.
+fuzz-parsers: $(CARGO_FUZZ)
+	python3 fuzz/seed.py .local/fuzz/seeds
+	for target in $(FUZZ_TARGETS); do \
+		mkdir -p .local/fuzz/corpus/$$target .local/fuzz/seeds/$$target; \
+		RUSTC_BOOTSTRAP=1 $(CARGO_FUZZ) run --sanitizer none --fuzz-dir fuzz $$target \
+			.local/fuzz/corpus/$$target .local/fuzz/seeds/$$target $$(ls -d fuzz/seeds/$$target 2>/dev/null) \
+			-- -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 || exit 1; \
+	done
 
 clean:
 	cargo clean
