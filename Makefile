@@ -9,7 +9,7 @@ TWIN := target/debug/twin
 PARAMS ?=
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help setup build dev test fmt-check clippy template-check unit-and-e2e token seed sweep invoke bench fuzz fuzz-api fuzz-parsers faults clean
+.PHONY: help setup build dev test fmt-check clippy template-check unit-and-e2e token seed sweep invoke bench load fuzz fuzz-api fuzz-parsers faults clean
 
 help:
 	@echo "make dev                     run the local twin: API on http://127.0.0.1:$${PORT:-3000}"
@@ -20,6 +20,7 @@ help:
 	@echo "make sweep                   fire the SLA escalation schedule once, now"
 	@echo "make invoke FUNCTION=IntakeFunction EVENT=events/intake-open-case.json"
 	@echo "make bench                   cold start, binary and zip sizes, memory"
+	@echo "make load                    Singles' Day surge: 5,000 order webhooks, 1,000 cases, 10% duplicates, sweeps running"
 	@echo "make fuzz                    schemathesis with 500 examples per operation and role, then every cargo-fuzz target"
 	@echo "make fuzz-parsers FUZZ_SECONDS=600   the cargo-fuzz targets only, each for FUZZ_SECONDS (default 60)"
 	@echo "make faults                  20% of the functions' AWS calls failing: prints what was lost or doubled (nothing)"
@@ -80,6 +81,12 @@ bench: setup
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --x86-64 --output-format zip --lambda-dir target/lambda/x86_64-zip
 	cargo build --release --workspace --bins
 	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo bench -p aftercare-e2e --bench functions
+
+# The surge, against the release binaries. LOAD_ORDERS, LOAD_CASES and LOAD_CONCURRENCY change
+# its shape (defaults 5000, 1000, 32).
+load: setup
+	cargo build --release --workspace --bins
+	TWIN_PYTHON=$(CURDIR)/$(VENV)/bin/python cargo bench -p aftercare-e2e --bench load
 
 # The fault-injection test alone, with its counts printed (`make test` runs it too).
 faults: setup build
