@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aftercare::survey::{SurveyToken, verify_webhook};
-use aftercare_e2e::{TestTwin, eventually, place_order_with, twin_options, unique};
+use aftercare_e2e::{TestTwin, eventually, place_order_with, sent_emails, twin_options, unique};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -113,38 +113,6 @@ fn surveys() -> &'static SurveyTwin {
 async fn turn() -> tokio::sync::MutexGuard<'static, ()> {
     static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
     TURN.lock().await
-}
-
-/// The e-mails moto's SES recorded, as `(to, subject, body)`: moto keeps sent messages in
-/// memory and shows them through its model dump (`/moto-api/data.json`).
-async fn sent_emails(twin: &TestTwin) -> Vec<(String, String, String)> {
-    let data: Value = http()
-        .get(format!("{}/moto-api/data.json", twin.twin.moto_endpoint))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .flat_map(|m| {
-            let to = m["destinations"]["ToAddresses"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
-            to.into_iter().map(|address| {
-                (
-                    address.as_str().unwrap_or_default().to_owned(),
-                    m["subject"].as_str().unwrap_or_default().to_owned(),
-                    m["body"].as_str().unwrap_or_default().to_owned(),
-                )
-            })
-        })
-        .collect()
 }
 
 async fn emails_to(twin: &TestTwin, address: &str) -> Vec<(String, String)> {

@@ -20,7 +20,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use aftercare::case::Case;
-use aftercare_e2e::{TestTwin, load_cases, synthetic_case, twin_options, unique, workspace};
+use aftercare_e2e::{
+    DEV_GENERIC_SECRET, GENERIC_SOURCE, TestTwin, generic_order_webhook, load_cases,
+    synthetic_case, twin_options, unique,
+};
 use aftercare_twin::faults::{FaultCounts, FaultPlan};
 use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
@@ -30,7 +33,7 @@ use serde_json::{Value, json};
 /// The share of the functions' AWS calls that fail.
 const FAULT_SHARE: f64 = 0.2;
 const SEED: u64 = 20_261_111;
-const ORDERS: usize = 60;
+const ORDERS: usize = 120;
 const CASES: usize = 30;
 const REFUNDS: usize = 12;
 const LATE_CASES: usize = 30;
@@ -101,34 +104,23 @@ async fn until_answered(
     None
 }
 
-/// A generic order webhook body for `customer`, placed now.
+/// A generic order webhook for `customer`, placed now (so it counts in today's metrics).
 fn order_webhook(customer: &str, order_id: &str, email: &str) -> (String, Vec<u8>) {
-    let path = workspace().join("shared/tests/fixtures/webhooks/generic-order-upserted.json");
-    let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let now = Utc::now();
-    payload["event_id"] = json!(unique("event"));
-    payload["occurred_at"] = json!(now.to_rfc3339());
-    let data = &mut payload["data"];
-    data["order_id"] = json!(order_id);
-    data["customer_id"] = json!(customer);
-    data["customer_email"] = json!(email);
-    data["placed_at"] = json!(now.to_rfc3339());
-    data["updated_at"] = json!(now.to_rfc3339());
-    data["delivered_at"] = json!((now - chrono::Duration::days(1)).to_rfc3339());
-    let source = payload["source"].as_str().unwrap().to_owned();
-    (
-        format!("generic:{source}:{order_id}"),
-        serde_json::to_vec(&payload).unwrap(),
-    )
+    let now = Utc::now().to_rfc3339();
+    generic_order_webhook(customer, order_id, |data| {
+        data["customer_email"] = json!(email);
+        data["placed_at"] = json!(now);
+        data["updated_at"] = json!(now);
+    })
 }
 
 async fn deliver(twin: &TestTwin, tally: &mut Tally, body: &[u8]) -> bool {
-    let signature = aftercare::storefront::sign(b"dev-generic-secret", body);
+    let signature = aftercare::storefront::sign(DEV_GENERIC_SECRET, body);
     let answer = until_answered(tally, || {
         http()
             .post(twin.api("/webhooks/generic"))
             .header("content-type", "application/json")
-            .header("x-aftercare-source", "glow-lab-tmall")
+            .header("x-aftercare-source", GENERIC_SOURCE)
             .header("x-aftercare-signature", &signature)
             .body(body.to_vec())
     })

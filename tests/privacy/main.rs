@@ -16,7 +16,9 @@ use std::time::Duration;
 
 use aftercare::photo::samples;
 use aftercare::survey::SurveyToken;
-use aftercare_e2e::{TestTwin, answer, eventually, http, place_order_with, twin_options, unique};
+use aftercare_e2e::{
+    TestTwin, answer, eventually, http, place_order_with, sent_emails, twin_options, unique,
+};
 use chrono::Utc;
 use serde_json::{Value, json};
 
@@ -98,36 +100,6 @@ fn shaped_like_a_secret(line: &str) -> Option<String> {
         }
     }
     None
-}
-
-/// The e-mails moto's SES recorded, as `(to, body)`.
-async fn sent_emails(twin: &TestTwin) -> Vec<(String, String)> {
-    let data: Value = http()
-        .get(format!("{}/moto-api/data.json", twin.twin.moto_endpoint))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let mut sent = Vec::new();
-    for message in data["ses"]["Message"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-    {
-        for to in message["destinations"]["ToAddresses"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-        {
-            sent.push((
-                to.as_str().unwrap_or_default().to_owned(),
-                message["body"].as_str().unwrap_or_default().to_owned(),
-            ));
-        }
-    }
-    sent
 }
 
 /// A Shopify order webhook from the fixture, with the customer's contact details.
@@ -385,8 +357,8 @@ async fn no_log_line_holds_a_token_an_address_a_phone_number_a_presigned_url_or_
             sent_emails(&twin)
                 .await
                 .into_iter()
-                .find(|(to, _)| *to == email)
-                .map(|(_, body)| body)
+                .find(|(to, _, _)| *to == email)
+                .map(|(_, _, body)| body)
         },
     )
     .await;

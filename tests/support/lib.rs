@@ -277,24 +277,15 @@ pub async fn place_order_with(
     order_id: &str,
     edit: impl FnOnce(&mut Value),
 ) -> String {
-    let path = workspace().join("shared/tests/fixtures/webhooks/generic-order-upserted.json");
-    let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    payload["event_id"] = Value::from(unique("event"));
-    payload["data"]["order_id"] = Value::from(order_id);
-    payload["data"]["customer_id"] = Value::from(customer);
-    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
-    payload["data"]["delivered_at"] = Value::from(yesterday.to_rfc3339());
-    edit(&mut payload["data"]);
-    let body = serde_json::to_vec(&payload).unwrap();
-    let source = payload["source"].as_str().unwrap().to_owned();
+    let (reference, body) = generic_order_webhook(customer, order_id, edit);
     let (status, answer) = answer(
         http()
             .post(twin.api("/webhooks/generic"))
             .header("content-type", "application/json")
-            .header("x-aftercare-source", &source)
+            .header("x-aftercare-source", GENERIC_SOURCE)
             .header(
                 "x-aftercare-signature",
-                aftercare::storefront::sign(b"dev-generic-secret", &body),
+                aftercare::storefront::sign(DEV_GENERIC_SECRET, &body),
             )
             .body(body)
             .send()
@@ -307,7 +298,67 @@ pub async fn place_order_with(
         (200, Some("applied")),
         "{answer}"
     );
-    format!("generic:{source}:{order_id}")
+    reference
+}
+
+/// The generic webhook source of the fixture orders, and the local twin's development secret
+/// for it (not a secret: the twin's template default).
+pub const GENERIC_SOURCE: &str = "glow-lab-tmall";
+pub const DEV_GENERIC_SECRET: &[u8] = b"dev-generic-secret";
+
+/// The fixture's generic `order.upserted` body for `customer`'s order `order_id`, under a fresh
+/// event id, delivered yesterday, then changed by `edit` (its `data`): the order reference and
+/// the body, unsigned.
+pub fn generic_order_webhook(
+    customer: &str,
+    order_id: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (String, Vec<u8>) {
+    let path = workspace().join("shared/tests/fixtures/webhooks/generic-order-upserted.json");
+    let mut payload: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    payload["event_id"] = Value::from(unique("event"));
+    payload["source"] = Value::from(GENERIC_SOURCE);
+    payload["data"]["order_id"] = Value::from(order_id);
+    payload["data"]["customer_id"] = Value::from(customer);
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    payload["data"]["delivered_at"] = Value::from(yesterday.to_rfc3339());
+    edit(&mut payload["data"]);
+    (
+        format!("generic:{GENERIC_SOURCE}:{order_id}"),
+        serde_json::to_vec(&payload).unwrap(),
+    )
+}
+
+/// The e-mails moto's SES recorded, as `(to, subject, body)`: moto keeps sent messages in
+/// memory and shows them through its model dump (`/moto-api/data.json`).
+pub async fn sent_emails(twin: &TestTwin) -> Vec<(String, String, String)> {
+    let data: Value = http()
+        .get(format!("{}/moto-api/data.json", twin.twin.moto_endpoint))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["ses"]["Message"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .flat_map(|m| {
+            let to = m["destinations"]["ToAddresses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            to.into_iter().map(|address| {
+                (
+                    address.as_str().unwrap_or_default().to_owned(),
+                    m["subject"].as_str().unwrap_or_default().to_owned(),
+                    m["body"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+        })
+        .collect()
 }
 
 /// A case for a leaking serum bottle, opened by `customer` at `opened_at` under the default SLA
