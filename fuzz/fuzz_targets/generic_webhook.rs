@@ -12,6 +12,9 @@ fuzz_target!(|data: &[u8]| {
     if let (Ok(delivery), Ok((source, event))) = (delivery, parsed) {
         assert_eq!(delivery.source, source);
         assert_eq!(delivery.event, event);
-        assert!(!delivery.event_id.is_empty(), "an empty event id cannot deduplicate");
+        assert!(
+            !delivery.event_id.is_empty(),
+            "an empty event id cannot deduplicate"
+        );
     }
 });

@@ -31,9 +31,15 @@ fuzz_target!(|data: &[u8]| {
     let chunked = scrub(declared, bytes, chunk);
     assert_eq!(whole, chunked, "the outcome depends on the chunking");
     if let Ok((photo, out)) = whole {
-        assert_eq!(photo.format, declared, "accepted as another format than declared");
+        assert_eq!(
+            photo.format, declared,
+            "accepted as another format than declared"
+        );
         assert_eq!(photo.bytes_out, u64::try_from(out.len()).expect("fits"));
         assert!(photo.bytes_out <= photo.bytes_in, "scrubbing added bytes");
-        assert!(photo.width > 0 && photo.height > 0, "an image without pixels");
+        assert!(
+            photo.width > 0 && photo.height > 0,
+            "an image without pixels"
+        );
     }
 });
