@@ -95,15 +95,18 @@ fn order_webhook(run: &str, n: usize) -> (String, Vec<u8>) {
     (customer, body)
 }
 
+/// A status and JSON body; `None` when the request got no answer at all.
+type Answer = Option<(u16, Value)>;
+
 /// Sends every request, `concurrency` at a time; the answer of each, in order.
 async fn burst(
     what: &'static str,
     concurrency: usize,
     requests: Vec<reqwest::RequestBuilder>,
-) -> (Burst, Vec<Option<(u16, Value)>>) {
+) -> (Burst, Vec<Answer>) {
     let started = Instant::now();
     let total = requests.len();
-    let mut answered: Vec<(usize, Duration, Option<(u16, Value)>)> =
+    let mut answered: Vec<(usize, Duration, Answer)> =
         futures_util::stream::iter(requests.into_iter().enumerate())
             .map(|(i, request)| async move {
                 let sent = Instant::now();
