@@ -69,6 +69,24 @@ impl SurveyChannel {
     }
 }
 
+/// Whether the claim standing on `stored` is `claim` itself: the same instant (as stored, to
+/// the millisecond) and, for every channel the claim names, the hash of the fresh random token
+/// it issued. Another attempt cannot have written those hashes, so a claim refused because it
+/// already holds is told apart from one refused because another attempt holds it.
+pub fn is_own_claim(stored: &StoredSurvey, claim: &SurveyClaim) -> bool {
+    let issued = [
+        (&claim.email_token, &stored.survey.token_hash),
+        (&claim.webhook_token, &stored.survey.webhook_token_hash),
+    ];
+    let names_a_token = issued.iter().any(|(mine, _)| mine.is_some());
+    stored.outcome.is_none()
+        && stored.claimed_at.map(rfc3339) == Some(rfc3339(claim.at))
+        && names_a_token
+        && issued
+            .iter()
+            .all(|(mine, standing)| mine.is_none() || mine == standing)
+}
+
 /// A survey with where its dispatch stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSurvey {
@@ -652,6 +670,9 @@ impl SurveyStore for DynamoSurveyStore {
             }
             Err(StoreError::Conflict) => match self.stored(&claim.case_id).await? {
                 None => Ok(None),
+                // The SDK resent a claim whose first try was applied but never answered (a
+                // timeout, a dropped connection): the claim standing is this attempt's own.
+                Some(stored) if is_own_claim(&stored, claim) => Ok(Some(stored)),
                 Some(_) => Err(StoreError::Conflict),
             },
             Err(err) => Err(err),
@@ -824,6 +845,50 @@ mod tests {
         assert!(!settled.delivered(SurveyChannel::Webhook));
         item.insert("outcome".into(), text("lost"));
         assert!(matches!(stored_survey(item), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_claim_recognises_itself_and_no_other() {
+        let at = Utc.with_ymd_and_hms(2026, 11, 12, 8, 0, 0).unwrap()
+            + chrono::Duration::nanoseconds(123_456_789);
+        let hash = |digit: char| TokenHash::parse(&digit.to_string().repeat(64)).unwrap();
+        let claim = SurveyClaim {
+            case_id: survey().case_id,
+            at,
+            language: SurveyLanguage::ZhCn,
+            expires_at: at + chrono::Duration::days(7),
+            email_token: Some(hash('a')),
+            webhook_token: None,
+        };
+        let mut stored = StoredSurvey {
+            survey: survey(),
+            // Stored to the millisecond.
+            claimed_at: Some(parse_time(&rfc3339(at)).unwrap()),
+            email_sent_at: None,
+            webhook_sent_at: None,
+            outcome: None,
+        };
+        stored.survey.token_hash = Some(hash('a'));
+        stored.survey.webhook_token_hash = Some(hash('c'));
+        assert!(is_own_claim(&stored, &claim));
+
+        let mut other = stored.clone();
+        other.survey.token_hash = Some(hash('b'));
+        assert!(!is_own_claim(&other, &claim), "another attempt's token");
+        let mut later = stored.clone();
+        later.claimed_at = Some(at + chrono::Duration::seconds(1));
+        assert!(!is_own_claim(&later, &claim), "another attempt's instant");
+        let mut settled = stored.clone();
+        settled.outcome = Some(DispatchOutcome::Sent);
+        assert!(!is_own_claim(&settled, &claim), "settled since");
+        let mut released = stored.clone();
+        released.claimed_at = None;
+        assert!(!is_own_claim(&released, &claim));
+        let tokenless = SurveyClaim {
+            email_token: None,
+            ..claim.clone()
+        };
+        assert!(!is_own_claim(&stored, &tokenless), "nothing proves it ours");
     }
 
     #[test]
