@@ -112,26 +112,50 @@ fn sla_calendars() -> Result<SlaCalendars, ConfigError> {
     Ok(calendars)
 }
 
-/// How long one attempt of an AWS call may take before the SDK gives up on it and retries.
+/// How long one attempt of an AWS call may take before the SDK gives up on it and retries,
+/// unless `AWS_ATTEMPT_TIMEOUT_MS` says otherwise (the template's `AwsAttemptTimeoutMillis`).
 ///
 /// Without it a call whose connection hangs waits until the Lambda's own timeout kills the whole
 /// invocation. DynamoDB and SQS answer in milliseconds; 3 s also covers S3 moving a 10 MB photo
 /// within the region. A timed-out write may still have happened: every write is conditional or
 /// idempotent, so its retry finds it done (the fault-injection test holds calls past this).
-pub const AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
+pub const DEFAULT_AWS_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Opening a connection to an AWS endpoint: a healthy one is there in milliseconds.
 pub const AWS_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// The attempt timeout `AWS_ATTEMPT_TIMEOUT_MS` names, or the default when it is unset. The
+/// template bounds the value (100 to 60,000), so anything else is a hand-made environment.
+pub fn aws_attempt_timeout() -> Result<std::time::Duration, ConfigError> {
+    match std::env::var("AWS_ATTEMPT_TIMEOUT_MS") {
+        Err(_) => Ok(DEFAULT_AWS_ATTEMPT_TIMEOUT),
+        Ok(raw) => raw
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|millis| (100..=60_000).contains(millis))
+            .map(std::time::Duration::from_millis)
+            .ok_or(ConfigError::Invalid {
+                name: "AWS_ATTEMPT_TIMEOUT_MS",
+                reason: format!("{raw:?} is not a number of milliseconds from 100 to 60000"),
+            }),
+    }
+}
+
 /// The one SDK configuration a function builds its clients from, once, at init: the default
 /// chain (region, credentials, endpoint), standard retries (3 attempts with backoff), and the
-/// timeouts above.
+/// timeouts above. An invalid `AWS_ATTEMPT_TIMEOUT_MS` is logged and the default used: a
+/// function that cannot reach AWS at all would be worse than one with the usual bound.
 pub async fn aws() -> aws_config::SdkConfig {
+    let attempt = aws_attempt_timeout().unwrap_or_else(|err| {
+        tracing::error!(error = %err, "using the default AWS attempt timeout");
+        DEFAULT_AWS_ATTEMPT_TIMEOUT
+    });
     aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .connect_timeout(AWS_CONNECT_TIMEOUT)
-                .operation_attempt_timeout(AWS_ATTEMPT_TIMEOUT)
+                .operation_attempt_timeout(attempt)
                 .build(),
         )
         .load()

@@ -189,6 +189,9 @@ pub const SUITE_PARAMETERS: &[(&str, &str)] = &[
     // with the default policy (`QUALITY_PARAMETERS`).
     ("QualityAlertMinCases", "1000"),
     ("QualityAlertShareOfUnits", "0"),
+    // moto answers a Query over the SLA backlog test's 55,000 cases in seconds where DynamoDB
+    // takes milliseconds; the fault test keeps the deployed 3 s.
+    ("AwsAttemptTimeoutMillis", "30000"),
 ];
 
 /// The twin parameters of the quality-alert tests: the suite's, with the default alert policy.

@@ -34,7 +34,7 @@ pub struct FaultPlan {
     /// Seeds the choice of calls and kinds.
     pub seed: u64,
     /// How long a timed-out call is held before its connection is dropped: longer than the
-    /// functions' attempt timeout ([`aftercare::config::AWS_ATTEMPT_TIMEOUT`]).
+    /// functions' attempt timeout (by default [`aftercare::config::DEFAULT_AWS_ATTEMPT_TIMEOUT`]).
     pub hold: Duration,
 }
 
@@ -43,7 +43,7 @@ impl FaultPlan {
         FaultPlan {
             share,
             seed,
-            hold: aftercare::config::AWS_ATTEMPT_TIMEOUT + Duration::from_millis(500),
+            hold: aftercare::config::DEFAULT_AWS_ATTEMPT_TIMEOUT + Duration::from_millis(500),
         }
     }
 }
