@@ -133,6 +133,13 @@ async fn up(args: &[String]) -> Result<(), String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    eprintln!("  OpenAPI    {}/openapi.json", twin.api_url);
+    if let Some(proxy) = &twin.faults {
+        eprintln!(
+            "  faults     the functions' AWS calls go through {} (TWIN_FAULT_SHARE)",
+            proxy.endpoint
+        );
+    }
     eprintln!(
         "  emulator   {}   (moto_server: {} tables, {} queues, {} bucket)",
         twin.moto_endpoint,
@@ -162,11 +169,16 @@ async fn up(args: &[String]) -> Result<(), String> {
 }
 
 fn token(args: &[String]) -> Result<(), String> {
-    let role = flag(args, "--role")
-        .ok_or("--role is required (customer, agent, expert, supervisor or finance)")?;
-    if !["customer", "agent", "expert", "supervisor", "finance"].contains(&role.as_str()) {
+    let roles: Vec<&str> = aftercare::auth::Role::ALL
+        .iter()
+        .map(|role| role.as_str())
+        .collect();
+    let role =
+        flag(args, "--role").ok_or_else(|| format!("--role is required ({})", roles.join(", ")))?;
+    if !roles.contains(&role.as_str()) {
         return Err(format!(
-            "unknown role {role:?}: use customer, agent, expert, supervisor or finance"
+            "unknown role {role:?}: use one of {}",
+            roles.join(", ")
         ));
     }
     let sub = flag(args, "--sub")
