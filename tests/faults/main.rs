@@ -4,7 +4,8 @@
 //! doubled:
 //!
 //! - order webhooks, 10% delivered twice, retried by the sender until answered 2xx: each order
-//!   stored once and counted once (orders and units sold);
+//!   stored once and counted once (orders and units sold); then a short storm of 60% failing
+//!   calls, beyond what the SDK's own three attempts absorb, so the senders' retries carry it;
 //! - cases opened with an `Idempotency-Key`, retried with the same key: one complete case per
 //!   customer, listed for its customer and in its work queue, counted once;
 //! - refunds resolved and approved, retried: each approved once, with exactly one payout
@@ -34,6 +35,10 @@ use serde_json::{Value, json};
 const FAULT_SHARE: f64 = 0.2;
 const SEED: u64 = 20_261_111;
 const ORDERS: usize = 120;
+/// A storm beyond what the SDK's retries absorb (0.6³ ≈ 22% of calls fail all three
+/// attempts): the senders' retries must carry it.
+const STORM_SHARE: f64 = 0.6;
+const STORM_ORDERS: usize = 30;
 const CASES: usize = 30;
 const REFUNDS: usize = 12;
 const LATE_CASES: usize = 30;
@@ -222,6 +227,41 @@ async fn drain(twin: &TestTwin, queue: &str) -> Vec<String> {
     bodies
 }
 
+/// Delivers every webhook, 8 at a time, every `duplicate_every`-th one twice: how many were
+/// acknowledged (both deliveries, for a duplicated one), and what the senders did.
+async fn deliver_all(
+    twin: &TestTwin,
+    webhooks: &[(String, Vec<u8>)],
+    duplicate_every: usize,
+) -> (usize, Tally) {
+    let deliveries: Vec<(bool, Tally)> = futures_util::stream::iter(webhooks.iter().enumerate())
+        .map(|(i, (_, body))| async move {
+            let mut tally = Tally {
+                sent: 1,
+                ..Tally::default()
+            };
+            let mut landed = deliver(twin, &mut tally, body).await;
+            if duplicate_every > 0 && i % duplicate_every == 0 {
+                tally.duplicates_sent += 1;
+                landed &= deliver(twin, &mut tally, body).await;
+            }
+            (landed, tally)
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+    let mut total = Tally::default();
+    let mut answered = 0;
+    for (landed, tally) in &deliveries {
+        answered += usize::from(*landed);
+        total.sent += tally.sent;
+        total.requests += tally.requests;
+        total.retried += tally.retried;
+        total.duplicates_sent += tally.duplicates_sent;
+    }
+    (answered, total)
+}
+
 struct Report {
     lines: Vec<String>,
     lost: usize,
@@ -265,31 +305,7 @@ async fn a_fifth_of_aws_calls_failing_loses_and_doubles_nothing() {
         })
         .collect();
     let twin_ref = &twin;
-    let deliveries: Vec<(bool, Tally)> = futures_util::stream::iter(webhooks.iter().enumerate())
-        .map(|(i, (_, body))| async move {
-            let mut tally = Tally {
-                sent: 1,
-                ..Tally::default()
-            };
-            let mut landed = deliver(twin_ref, &mut tally, body).await;
-            if i % 10 == 0 {
-                tally.duplicates_sent += 1;
-                landed &= deliver(twin_ref, &mut tally, body).await;
-            }
-            (landed, tally)
-        })
-        .buffer_unordered(8)
-        .collect()
-        .await;
-    let mut orders = Tally::default();
-    let mut answered = 0;
-    for (landed, tally) in &deliveries {
-        answered += usize::from(*landed);
-        orders.sent += tally.sent;
-        orders.requests += tally.requests;
-        orders.retried += tally.retried;
-        orders.duplicates_sent += tally.duplicates_sent;
-    }
+    let (answered, orders) = deliver_all(twin_ref, &webhooks, 10).await;
     let references: Vec<String> = webhooks.iter().map(|(r, _)| r.clone()).collect();
     let stored = stored_order_count(&twin, &references).await;
     let figures = metrics_today(&twin).await;
@@ -309,6 +325,41 @@ async fn a_fifth_of_aws_calls_failing_loses_and_doubles_nothing() {
         counted.saturating_sub(ORDERS),
         ORDERS.saturating_sub(stored.min(counted)),
     );
+
+    // 1b. A storm: more calls failing than the SDK's three attempts absorb, so the storefront's
+    // own retries carry the webhooks; then calm again at the test's share.
+    let proxy = twin.twin.faults.as_ref().expect("the fault proxy");
+    let storm: Vec<(String, Vec<u8>)> = (0..STORM_ORDERS)
+        .map(|i| {
+            let customer = format!("storm-{run}-{i}");
+            let email = format!("{customer}@faults.example");
+            order_webhook(&customer, &format!("{run}-storm-{i}"), &email)
+        })
+        .collect();
+    let before = proxy.counts();
+    proxy.set_share(STORM_SHARE);
+    let (storm_answered, storm_tally) = deliver_all(twin_ref, &storm, 5).await;
+    proxy.set_share(FAULT_SHARE);
+    let during = proxy.counts();
+    let storm_references: Vec<String> = storm.iter().map(|(r, _)| r.clone()).collect();
+    let storm_stored = stored_order_count(&twin, &storm_references).await;
+    let storm_counted = metrics_today(&twin).await["orders"].as_u64().unwrap() as usize - counted;
+    assert_eq!(
+        storm_answered, STORM_ORDERS,
+        "a webhook was never acknowledged"
+    );
+    report.line(
+        &format!("webhooks, {:.0}% storm", STORM_SHARE * 100.0),
+        &storm_tally,
+        storm_stored,
+        storm_counted.saturating_sub(STORM_ORDERS),
+        STORM_ORDERS.saturating_sub(storm_stored.min(storm_counted)),
+    );
+    report.lines.push(format!(
+        "  storm: {} AWS calls, {} faulted",
+        during.attempted - before.attempted,
+        during.faulted() - before.faulted()
+    ));
 
     // 2. Cases, each retried with its own idempotency key, 8 customers at a time.
     let opened: Vec<(Tally, String, String)> = futures_util::stream::iter(
@@ -605,8 +656,9 @@ async fn a_fifth_of_aws_calls_failing_loses_and_doubles_nothing() {
 
     let counts: FaultCounts = twin.twin.faults.as_ref().unwrap().counts();
     println!(
-        "\nInjected faults ({:.0}% of AWS calls, seed {SEED}), {:.0} s:",
+        "\nInjected faults ({:.0}% of AWS calls, {:.0}% during the storm, seed {SEED}), {:.0} s:",
         FAULT_SHARE * 100.0,
+        STORM_SHARE * 100.0,
         started.elapsed().as_secs_f64()
     );
     println!(

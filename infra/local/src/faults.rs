@@ -95,6 +95,8 @@ struct Counters {
 struct State {
     upstream: String,
     plan: FaultPlan,
+    /// The share in force (`f64` bits): the plan's, until [`FaultProxy::set_share`].
+    share: AtomicU64,
     rng: Mutex<StdRng>,
     client: Client<HttpConnector, Full<Bytes>>,
     counters: Counters,
@@ -127,6 +129,7 @@ impl FaultProxy {
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_owned(),
             plan,
+            share: AtomicU64::new(plan.share.to_bits()),
             rng: Mutex::new(StdRng::seed_from_u64(plan.seed)),
             client: Client::builder(TokioExecutor::new()).build_http(),
             counters: Counters::default(),
@@ -148,6 +151,13 @@ impl FaultProxy {
             state,
             task,
         })
+    }
+
+    /// Changes the share of calls that fail from now on (a storm, then calm again).
+    pub fn set_share(&self, share: f64) {
+        self.state
+            .share
+            .store(share.clamp(0.0, 1.0).to_bits(), Ordering::Relaxed);
     }
 
     pub fn counts(&self) -> FaultCounts {
@@ -192,7 +202,10 @@ async fn handle(
     counters.attempted.fetch_add(1, Ordering::Relaxed);
     let (fault, after_forwarding) = {
         let mut rng = state.rng.lock().unwrap_or_else(|p| p.into_inner());
-        choose(&mut rng, state.plan.share)
+        choose(
+            &mut rng,
+            f64::from_bits(state.share.load(Ordering::Relaxed)),
+        )
     };
     match fault {
         None => {
