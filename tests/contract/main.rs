@@ -286,7 +286,10 @@ parameters = {{ "path.sku" = "SERUM-30" }}
             .args(["--max-examples", &examples.to_string()])
             .args(["--seed", "20261111"])
             .args(["--generation-database", "none"])
-            .args(["--warnings", "off", "--no-color", "--workers", "2"])
+            // One worker: with two threads, Python 3.11's `ast` (hypothesis parses its own
+            // source with it) now and then fails with "AST constructor recursion depth
+            // mismatch", a CPython race (python/cpython#106905), not a finding.
+            .args(["--warnings", "off", "--no-color", "--workers", "1"])
             .env("NO_COLOR", "1");
         if let Some(token) = &token {
             command.args(["--header", &format!("Authorization: Bearer {token}")]);
