@@ -1,6 +1,6 @@
 //! A fault-injecting proxy between the functions and the emulator: on a chosen share of AWS
-//! calls it answers a throttling error or a 500, holds the call past the SDK's attempt timeout,
-//! or drops the connection, the failures AWS itself has on a bad day.
+//! calls it answers a throttling error or a 500, leaves the call unanswered until the SDK's
+//! attempt timeout gives up, or drops the connection: the failures AWS itself has on a bad day.
 //!
 //! The twin points the functions' `AWS_ENDPOINT_URL` at the proxy when
 //! [`crate::TwinOptions::faults`] is set; its own clients (provisioning, the event sources) go
@@ -12,7 +12,6 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use axum::body::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -26,25 +25,18 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tokio::task::JoinHandle;
 
-/// How often and how long faults strike.
+/// How often faults strike.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct FaultPlan {
     /// The share of calls that fail, 0.0 to 1.0; the four kinds share it equally.
     pub share: f64,
     /// Seeds the choice of calls and kinds.
     pub seed: u64,
-    /// How long a timed-out call is held before its connection is dropped: longer than the
-    /// functions' attempt timeout (by default [`aftercare::config::DEFAULT_AWS_ATTEMPT_TIMEOUT`]).
-    pub hold: Duration,
 }
 
 impl FaultPlan {
     pub fn new(share: f64, seed: u64) -> FaultPlan {
-        FaultPlan {
-            share,
-            seed,
-            hold: aftercare::config::DEFAULT_AWS_ATTEMPT_TIMEOUT + Duration::from_millis(500),
-        }
+        FaultPlan { share, seed }
     }
 }
 
@@ -56,8 +48,8 @@ pub enum Fault {
     Throttled,
     /// Refused before the emulator sees it with a 500.
     ServerError,
-    /// Forwarded, then held past the attempt timeout and dropped: the write happened, the
-    /// caller never hears of it.
+    /// Forwarded, then never answered, until the caller's attempt timeout gives up on it: the
+    /// write happened, the caller never hears of it.
     TimedOut,
     /// The connection closes without an answer; every other time after the call was forwarded.
     Dropped,
@@ -94,7 +86,6 @@ struct Counters {
 
 struct State {
     upstream: String,
-    plan: FaultPlan,
     /// The share in force (`f64` bits): the plan's, until [`FaultProxy::set_share`].
     share: AtomicU64,
     rng: Mutex<StdRng>,
@@ -128,7 +119,6 @@ impl FaultProxy {
         let endpoint = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(State {
             upstream: upstream.trim_end_matches('/').to_owned(),
-            plan,
             share: AtomicU64::new(plan.share.to_bits()),
             rng: Mutex::new(StdRng::seed_from_u64(plan.seed)),
             client: Client::builder(TokioExecutor::new()).build_http(),
@@ -226,7 +216,9 @@ async fn handle(
         Some(Fault::TimedOut) => {
             counters.timed_out.fetch_add(1, Ordering::Relaxed);
             let _ = forward(&state, request).await;
-            tokio::time::sleep(state.plan.hold).await;
+            // Never answered: the caller's own attempt timeout ends the call, and hyper drops
+            // this future with the connection. No timer here decides how long that takes.
+            std::future::pending::<()>().await;
             Err(DropConnection)
         }
         Some(Fault::Dropped) => {
