@@ -11,7 +11,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aftercare::survey::{SurveyToken, verify_webhook};
-use aftercare_e2e::{TestTwin, eventually, place_order_with, sent_emails, twin_options, unique};
+use aftercare_e2e::{
+    TestTwin, dead_letters, eventually, place_order_with, sent_emails, twin_options, unique,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
@@ -659,8 +661,6 @@ async fn a_message_that_keeps_failing_ends_in_the_dlq_without_a_second_email() {
         fine.push(seed_due_survey(twin, &customer, &order, &agent).await);
     }
     sweep(twin, Utc::now()).await;
-    let sqs = aws_sdk_sqs::Client::new(&twin.aws().await);
-    let dlq = twin.twin.stack.queue("SurveysDueDLQ").unwrap().url.clone();
     eventually(
         twin,
         FUNCTION,
@@ -676,25 +676,10 @@ async fn a_message_that_keeps_failing_ends_in_the_dlq_without_a_second_email() {
         },
     )
     .await;
-    // The move to the DLQ happens on a receive, after the last invocation: long-poll for it.
-    let mut in_dlq = false;
-    let started = std::time::Instant::now();
-    while !in_dlq && started.elapsed() < Duration::from_secs(60) {
-        let messages = sqs
-            .receive_message()
-            .queue_url(&dlq)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        in_dlq = messages
-            .iter()
-            .any(|m| m.body().unwrap_or_default().contains(&failing_case));
-    }
-    assert!(in_dlq, "the failing message reached the DLQ");
+    dead_letters(twin, "SurveysDueDLQ", Duration::from_secs(60), |bodies| {
+        bodies.iter().any(|body| body.contains(&failing_case))
+    })
+    .await;
     // Tried twice (maxReceiveCount 2), e-mailed once: the e-mail went out on the first try.
     assert_eq!(deliveries_for(&failing_case).len(), 2);
     assert_eq!(emails_to(twin, &failing_address).await.len(), 1);

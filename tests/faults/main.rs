@@ -22,8 +22,8 @@ use std::time::{Duration, Instant};
 
 use aftercare::case::Case;
 use aftercare_e2e::{
-    DEV_GENERIC_SECRET, GENERIC_SOURCE, TestTwin, generic_order_webhook, load_cases,
-    synthetic_case, twin_options, unique,
+    DEV_GENERIC_SECRET, GENERIC_SOURCE, TestTwin, dead_letters, drain_queue, eventually,
+    generic_order_webhook, load_cases, synthetic_case, twin_options, unique,
 };
 use aftercare_twin::faults::{FaultCounts, FaultPlan};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -46,7 +46,7 @@ const SURVEYS: usize = 8;
 /// Tries a client makes before it gives up (a storefront retries for a day).
 const CLIENT_TRIES: usize = 30;
 /// Redeliveries before the DLQ. The visibility timeout outlasts an invocation whose calls all
-/// time out once (3 × 3.5 s), so a slow consumer is not mistaken for a failing one.
+/// time out once (3 × the 3 s attempt timeout), so a slow consumer is not mistaken for a failing one.
 const MAX_RECEIVES: &str = "3";
 const VISIBILITY_SECONDS: &str = "12";
 
@@ -192,39 +192,6 @@ async fn fire_until(
         }
     }
     panic!("{schedule}: not done after {runs} runs ({failed} failed)");
-}
-
-/// Every message on `queue` now, received and deleted.
-async fn drain(twin: &TestTwin, queue: &str) -> Vec<String> {
-    let sqs = aws_sdk_sqs::Client::new(&twin.aws().await);
-    let url = twin.twin.stack.queue(queue).unwrap().url.clone();
-    let mut bodies = Vec::new();
-    let mut empty_polls = 0;
-    while empty_polls < 2 {
-        let received = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        if received.is_empty() {
-            empty_polls += 1;
-        }
-        for message in received {
-            bodies.push(message.body().unwrap_or_default().to_owned());
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    bodies
 }
 
 /// Delivers every webhook, 8 at a time, every `duplicate_every`-th one twice: how many were
@@ -478,7 +445,7 @@ async fn a_fifth_of_aws_calls_failing_loses_and_doubles_nothing() {
         |report| report["unsent"] == 0,
     )
     .await;
-    let payouts = drain(&twin, "RefundsApprovedQueue").await;
+    let payouts = drain_queue(&twin, "RefundsApprovedQueue").await;
     let mut per_refund: HashMap<String, usize> = HashMap::new();
     for body in &payouts {
         let body: Value = serde_json::from_str(body).unwrap();
@@ -620,34 +587,28 @@ async fn a_fifth_of_aws_calls_failing_loses_and_doubles_nothing() {
                 .and_then(|item| item.get("outcome").and_then(|v| v.as_s().ok()).cloned())
         }
     };
-    let dlq = twin.twin.stack.queue("SurveysDueDLQ").unwrap().url.clone();
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let (mut sent, mut poison_in_dlq, mut good_in_dlq) = (0, false, 0);
-    while Instant::now() < deadline {
-        sent = 0;
-        for (_, case) in &surveyed {
-            sent += usize::from(outcome(case.clone()).await.as_deref() == Some("sent"));
-        }
-        let messages = sqs
-            .receive_message()
-            .queue_url(&dlq)
-            .max_number_of_messages(10)
-            .visibility_timeout(0)
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap()
-            .messages
-            .unwrap_or_default();
-        poison_in_dlq |= messages.iter().any(|m| m.body() == Some(poison.as_str()));
-        good_in_dlq = messages
-            .iter()
-            .filter(|m| m.body() != Some(poison.as_str()))
-            .count();
-        if sent == SURVEYS && poison_in_dlq {
-            break;
-        }
-    }
+    // Woken by each dispatcher invocation, not by a timer.
+    eventually(
+        &twin,
+        "SurveyDispatchFunction",
+        "every good survey sent",
+        Duration::from_secs(180),
+        || async {
+            let mut sent = 0;
+            for (_, case) in &surveyed {
+                sent += usize::from(outcome(case.clone()).await.as_deref() == Some("sent"));
+            }
+            (sent == SURVEYS).then_some(())
+        },
+    )
+    .await;
+    let sent = SURVEYS;
+    let dead = dead_letters(&twin, "SurveysDueDLQ", Duration::from_secs(120), |bodies| {
+        bodies.contains(&poison)
+    })
+    .await;
+    let poison_in_dlq = dead.contains(&poison);
+    let good_in_dlq = dead.iter().filter(|body| **body != poison).count();
     report.line("surveys (+ poison)", &surveys, sent, 0, SURVEYS - sent);
     report.lines.push(format!(
         "  survey sweep: {runs} runs, {failed} failed; poison message in the DLQ: {poison_in_dlq}; \

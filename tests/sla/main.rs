@@ -83,41 +83,11 @@ fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
 
 /// Every notification on the queue so far, read and deleted.
 async fn drain_notifications(twin: &TestTwin) -> Vec<Value> {
-    let sqs = aws_sdk_sqs::Client::new(&twin.aws().await);
-    let url = sqs
-        .get_queue_url()
-        .queue_name(twin.name_of("NotificationsQueue"))
-        .send()
+    aftercare_e2e::drain_queue(twin, "NotificationsQueue")
         .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let mut all = Vec::new();
-    let mut empty_reads = 0;
-    while empty_reads < 2 {
-        let output = sqs
-            .receive_message()
-            .queue_url(&url)
-            .max_number_of_messages(10)
-            .send()
-            .await
-            .unwrap();
-        let messages = output.messages.unwrap_or_default();
-        if messages.is_empty() {
-            empty_reads += 1;
-            continue;
-        }
-        for message in messages {
-            all.push(serde_json::from_str(message.body().unwrap()).unwrap());
-            sqs.delete_message()
-                .queue_url(&url)
-                .receipt_handle(message.receipt_handle().unwrap())
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-    all
+        .iter()
+        .map(|body| serde_json::from_str(body).unwrap())
+        .collect()
 }
 
 fn notifications_of<'a>(all: &'a [Value], case: &str) -> Vec<&'a str> {

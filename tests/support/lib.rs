@@ -522,3 +522,88 @@ pub async fn sweep_until_drained(
     totals.wall_time = started.elapsed();
     totals
 }
+
+/// Every message on the template queue `logical` now, received and deleted: their bodies. Two
+/// empty receives in a row end it (moto, like SQS, may answer empty while messages remain).
+pub async fn drain_queue(twin: &TestTwin, logical: &str) -> Vec<String> {
+    let sqs = aws_sdk_sqs::Client::new(&twin.aws().await);
+    let url = twin
+        .twin
+        .stack
+        .queue(logical)
+        .unwrap_or_else(|| panic!("no queue {logical} in the template"))
+        .url
+        .clone();
+    let mut bodies = Vec::new();
+    let mut empty_reads = 0;
+    while empty_reads < 2 {
+        let messages = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default();
+        if messages.is_empty() {
+            empty_reads += 1;
+            continue;
+        }
+        for message in messages {
+            bodies.push(message.body().unwrap_or_default().to_owned());
+            sqs.delete_message()
+                .queue_url(&url)
+                .receipt_handle(message.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    bodies
+}
+
+/// The bodies on the dead-letter queue `logical` once `arrived` holds for them, left there.
+/// SQS moves a message to its DLQ on a receive after its last visibility timeout ran out, and no
+/// invocation follows that, so this long-polls the queue, a second at a time, for at most
+/// `within` (the emulator's queue clock cannot be moved), and fails the test after it.
+pub async fn dead_letters(
+    twin: &TestTwin,
+    logical: &str,
+    within: Duration,
+    arrived: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let sqs = aws_sdk_sqs::Client::new(&twin.aws().await);
+    let url = twin
+        .twin
+        .stack
+        .queue(logical)
+        .unwrap_or_else(|| panic!("no queue {logical} in the template"))
+        .url
+        .clone();
+    let started = Instant::now();
+    loop {
+        let bodies: Vec<String> = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            // Seen, not taken: the next look sees them all again.
+            .visibility_timeout(0)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap()
+            .messages
+            .unwrap_or_default()
+            .iter()
+            .map(|m| m.body().unwrap_or_default().to_owned())
+            .collect();
+        if arrived(&bodies) {
+            return bodies;
+        }
+        assert!(
+            started.elapsed() < within,
+            "{logical}: not there within {within:?}; it holds {bodies:?}"
+        );
+    }
+}
